@@ -1,0 +1,51 @@
+"""Module modes during an attack, restored exactly afterwards.
+
+Attacks in eval mode keep BatchNorm statistics out of the perturbation (one of the reference's
+known weaknesses was BatchNorm left in train mode while attacking). A frozen encoder sits in
+eval mode under a head in train mode: calling ``.train()`` on the whole model afterwards, as
+torchattacks does, would undo that, so every submodule's flag is saved and put back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+
+from cl_robust.errors import check_choice
+
+from .config import BN_MODES
+
+
+@contextmanager
+def attack_mode(model: nn.Module, bn_mode: str) -> Iterator[nn.Module]:
+    """Put ``model`` in the mode an attack asks for, then restore every submodule's flag.
+
+    ``bn_mode`` is ``"eval"`` (all modules in eval mode), ``"train"`` (all in train mode) or
+    ``"keep"`` (no change). ``requires_grad`` of the parameters is never touched.
+    """
+    check_choice("bn_mode", bn_mode, BN_MODES)
+    saved = [(module, module.training) for module in model.modules()]
+    try:
+        if bn_mode == "eval":
+            model.eval()
+        elif bn_mode == "train":
+            model.train()
+        yield model
+    finally:
+        for module, training in saved:
+            module.training = training
+
+
+@contextmanager
+def gradients_on() -> Iterator[None]:
+    """Allow autograd inside Lightning's validation/test loops, which run under ``inference_mode``."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+def usable_for_autograd(tensor: Tensor) -> Tensor:
+    """A copy of an inference-mode tensor that autograd accepts (call inside ``gradients_on``)."""
+    return tensor.clone() if tensor.is_inference() else tensor
