@@ -1,0 +1,160 @@
+"""The shared LightningModule every learning scheme builds on.
+
+Data flow of a training step (see README, "Architecture"):
+uint8 batch from the data module -> ``on_after_batch_transfer`` turns it into
+``{"x0": float images in [0, 1], "y": labels}`` on the device -> the scheme's augmentation
+makes its views -> ``training_losses`` (the scheme's own objective) -> plus every registered
+loss term (adversarial callbacks add theirs) -> one scalar loss.
+
+Every module has ``encoder`` (backbone, normalises inside) and ``classifier`` (linear head:
+end-to-end for supervised learning, an online probe on detached features for contrastive
+pretraining, the fine-tuned head for fine-tuning), so ``forward(x)`` always returns logits
+and every checkpoint can be attacked end to end (threat model II).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy
+
+import cl_robust
+from cl_robust.data.augment import make_augment, to_float
+from cl_robust.errors import ConfigError
+from cl_robust.methods.optim import build_optimizer, build_scheduler, validate_optimization
+from cl_robust.models.backbones import build_backbone
+
+Batch = dict[str, Tensor]
+Views = tuple[Tensor, ...]
+LossTerm = Callable[["RobustMethod", Batch, Views], dict[str, Tensor]]
+CHECKPOINT_KEY = "cl_robust"
+
+
+class RobustMethod(L.LightningModule):
+    """Base class: encoder + linear classifier, optimisation, metrics, loss-term hooks.
+
+    Args:
+        backbone: registered backbone name (``resnet18``, ``resnet50``, ...).
+        num_classes: classes of the linear classifier (linked from the data module by the CLI).
+        views: augmentation for training (``contrastive``, ``supervised``, ``none``);
+            None takes the scheme's default.
+        optimizer, lr, weight_decay, momentum: optimiser (``adam`` lr 3e-4 is the reference's).
+        scheduler, warmup_epochs: ``none`` or ``cosine`` with linear warm-up.
+        normalize: normalise inputs inside the backbone with CIFAR statistics.
+    """
+
+    scheme: ClassVar[str] = "base"
+    default_views: ClassVar[str] = "none"
+
+    def __init__(self, backbone: str = "resnet18", num_classes: int = 10, views: str | None = None,
+                 optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
+                 scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool = True) -> None:
+        super().__init__()
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        validate_optimization(optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs)
+        self.save_hyperparameters()
+        self.encoder = build_backbone(backbone, normalize=normalize)
+        self.feature_dim: int = self.encoder.feature_dim
+        self.classifier = nn.Linear(self.feature_dim, num_classes)
+        self.augment = make_augment(views or self.default_views)
+        self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self._loss_terms: dict[str, LossTerm] = {}
+
+    # ----------------------------------------------------------------- model
+    def forward(self, images: Tensor) -> Tensor:
+        """Logits of the linear classifier for images in [0, 1]."""
+        return self.classifier(self.encoder(images))
+
+    def register_loss_term(self, name: str, term: LossTerm) -> None:
+        """Add ``term(module, batch, views) -> {name: loss}`` to every training step's loss.
+
+        Adversarial callbacks use this to add, e.g., L_con(x0, x0 + delta) to the scheme's own
+        objective. Registering the same name again replaces the earlier term.
+        """
+        self._loss_terms[name] = term
+
+    def unregister_loss_term(self, name: str) -> None:
+        self._loss_terms.pop(name, None)
+
+    # ------------------------------------------------------------------ data
+    def setup(self, stage: str) -> None:
+        """Refuse a data module whose class count differs from the classifier's, before training."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        data_classes = getattr(datamodule, "num_classes", None)
+        if data_classes is not None and data_classes != self.hparams.num_classes:
+            raise ConfigError(f"num_classes: the model has {self.hparams.num_classes} classes but the data "
+                              f"has {data_classes}; set model num_classes to {data_classes}")
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Batch:
+        """``(uint8 images, labels)`` -> ``{"x0": float images in [0, 1], "y": labels}``, on the device."""
+        if isinstance(batch, dict):
+            return batch
+        images, labels = batch[0], batch[1]
+        return {"x0": to_float(images), "y": labels}
+
+    # -------------------------------------------------------------- training
+    def training_losses(self, batch: Batch, views: Views) -> dict[str, Tensor]:
+        """The scheme's own objective as named terms (summed into the loss)."""
+        raise NotImplementedError
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        views = self.augment(batch["x0"])
+        losses = self.training_losses(batch, views)
+        for term in list(self._loss_terms.values()):
+            losses.update(term(self, batch, views))
+        loss = torch.stack([value.float() for value in losses.values()]).sum()
+        batch_size = batch["x0"].shape[0]
+        self.log_dict({f"train/{name}": value.detach() for name, value in losses.items()}, batch_size=batch_size)
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch_size)
+        return loss
+
+    def log_classifier_accuracy(self, logits: Tensor, labels: Tensor) -> None:
+        self.train_accuracy(logits.detach(), labels)
+        self.log("train/acc", self.train_accuracy, prog_bar=True, on_step=True, on_epoch=True,
+                 batch_size=labels.shape[0])
+
+    # ------------------------------------------------------------ evaluation
+    def _evaluate(self, batch: Batch, stage: str, metric: MulticlassAccuracy) -> None:
+        logits = self(batch["x0"])
+        loss = F.cross_entropy(logits.float(), batch["y"])
+        metric(logits, batch["y"])
+        self.log(f"{stage}/loss", loss, batch_size=batch["y"].shape[0], sync_dist=True)
+        self.log(f"{stage}/acc", metric, prog_bar=True, batch_size=batch["y"].shape[0])
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._evaluate(batch, "val", self.val_accuracy)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._evaluate(batch, "test", self.test_accuracy)
+
+    # ---------------------------------------------------------- optimisation
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        optimizer = build_optimizer(self.trainable_parameters(), hp.optimizer, hp.lr, hp.weight_decay, hp.momentum)
+        if hp.scheduler == "none":
+            return optimizer
+        steps = self.trainer.estimated_stepping_batches
+        max_epochs = max(1, self.trainer.max_epochs or 1)
+        scheduler = build_scheduler(optimizer, hp.scheduler, hp.warmup_epochs, max_epochs, max(1, steps // max_epochs))
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    # ----------------------------------------------------------- checkpoints
+    def checkpoint_metadata(self) -> dict[str, Any]:
+        """What a fine-tuning or evaluation run needs to know about this checkpoint."""
+        return {"scheme": self.scheme, "backbone": self.hparams.backbone, "feature_dim": self.feature_dim,
+                "num_classes": self.hparams.num_classes, "normalize": self.hparams.normalize,
+                "version": cl_robust.__version__}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = self.checkpoint_metadata()

@@ -1,0 +1,119 @@
+"""Fine-tuning a pretrained encoder with a new linear head (the study's second phase).
+
+``mode="linear"``: a linear probe; the encoder is frozen (no gradients) and held in eval
+mode, whatever ``.train()`` calls happen (Lightning's loop, torchattacks), so BatchNorm
+statistics never move. ``mode="full"``: encoder and head are trained together.
+
+The projection head of a contrastive checkpoint is kept (frozen, unused in training) so that
+threat model I can attack through encoder + projection head later.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from cl_robust.errors import ConfigError, check_choice
+from cl_robust.methods.base import Batch, RobustMethod, Views
+from cl_robust.methods.checkpoints import PRETRAINING_SCHEMES, read_checkpoint, submodule_state
+from cl_robust.models.heads import build_projection_head
+
+MODES = ("linear", "full")
+
+
+class FineTune(RobustMethod):
+    """Linear probe or full fine-tuning from a pretraining checkpoint of any scheme.
+
+    Args (besides :class:`RobustMethod`'s):
+        checkpoint: path of the pretraining ``.ckpt`` (sl, cl or scl). None only when the module
+            is rebuilt from its own fine-tuning checkpoint (``load_from_checkpoint``).
+        mode: ``linear`` (encoder frozen, eval mode) or ``full``.
+        expected_scheme: refuse a checkpoint of another scheme (``sl``, ``cl``, ``scl``).
+        backbone: None takes the checkpoint's; a different name is refused.
+    """
+
+    scheme: ClassVar[str] = "finetune"
+    default_views: ClassVar[str] = "none"
+
+    def __init__(self, checkpoint: str | None = None, mode: str = "linear", expected_scheme: str | None = None,
+                 backbone: str | None = None, num_classes: int = 10, views: str | None = None,
+                 optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
+                 scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool | None = None,
+                 pretrained: dict[str, Any] | None = None) -> None:
+        check_choice("mode", mode, MODES)
+        if expected_scheme is not None:
+            check_choice("expected_scheme", expected_scheme, PRETRAINING_SCHEMES)
+        state: dict[str, Tensor] | None = None
+        if checkpoint is not None:
+            loaded = read_checkpoint(checkpoint, option="checkpoint")
+            pretrained, state = loaded["cl_robust"], loaded["state_dict"]
+            if pretrained.get("scheme") not in PRETRAINING_SCHEMES:
+                raise ConfigError(f"checkpoint: {checkpoint!r} is a {pretrained.get('scheme')!r} checkpoint; "
+                                  f"fine-tuning starts from a pretraining checkpoint ({', '.join(PRETRAINING_SCHEMES)})")
+        elif pretrained is None:
+            raise ConfigError("checkpoint is required: the path of a pretraining .ckpt (sl, cl or scl)")
+        if expected_scheme is not None and pretrained["scheme"] != expected_scheme:
+            raise ConfigError(f"checkpoint: expected a {expected_scheme!r} checkpoint (expected_scheme), "
+                              f"got a {pretrained['scheme']!r} one from {checkpoint!r}")
+        if backbone is not None and backbone != pretrained["backbone"]:
+            raise ConfigError(f"backbone: the checkpoint holds a {pretrained['backbone']!r} encoder, "
+                              f"not {backbone!r}; leave backbone unset to take the checkpoint's")
+        normalize = pretrained.get("normalize", True) if normalize is None else normalize
+        super().__init__(backbone=pretrained["backbone"], num_classes=num_classes, views=views, optimizer=optimizer,
+                         lr=lr, weight_decay=weight_decay, momentum=momentum, scheduler=scheduler,
+                         warmup_epochs=warmup_epochs, normalize=normalize)
+        # Record what was resolved, so load_from_checkpoint(..., checkpoint=None) rebuilds the same module.
+        self.hparams.update({"backbone": pretrained["backbone"], "normalize": normalize, "pretrained": pretrained,
+                             "checkpoint": checkpoint})
+        self.pretrained = pretrained
+        self.projector = None
+        if "projection" in pretrained:
+            self.projector = build_projection_head(pretrained["feature_dim"], **pretrained["projection"])
+            self.projector.requires_grad_(False)
+        if state is not None:
+            self._load_pretrained(state, checkpoint)
+        if mode == "linear":
+            self.encoder.requires_grad_(False)
+            self.encoder.eval()
+
+    def _load_pretrained(self, state: dict[str, Tensor], checkpoint: str | None) -> None:
+        missing = self.encoder.load_state_dict(submodule_state(state, "encoder"), strict=False)
+        if missing.missing_keys or missing.unexpected_keys:
+            raise ConfigError(f"checkpoint: encoder weights in {checkpoint!r} do not fit a "
+                              f"{self.hparams.backbone!r} backbone (missing {missing.missing_keys[:3]}, "
+                              f"unexpected {missing.unexpected_keys[:3]})")
+        if self.projector is not None:
+            self.projector.load_state_dict(submodule_state(state, "projector"))
+
+    @property
+    def frozen_encoder(self) -> bool:
+        return self.hparams.mode == "linear"
+
+    def train(self, mode: bool = True) -> FineTune:
+        """Like ``nn.Module.train``, but a frozen encoder and the projector always stay in eval mode."""
+        super().train(mode)
+        if self.frozen_encoder:
+            self.encoder.eval()
+        if self.projector is not None:
+            self.projector.eval()
+        return self
+
+    def embed(self, images: Tensor) -> Tensor:
+        """Projection-head output of the pretrained model (threat model I); contrastive checkpoints only."""
+        if self.projector is None:
+            raise ConfigError(f"this model was fine-tuned from a {self.pretrained['scheme']!r} checkpoint, "
+                              "which has no projection head; threat model I needs a cl or scl checkpoint")
+        return self.projector(self.encoder(images))
+
+    def training_losses(self, batch: Batch, views: Views) -> dict[str, Tensor]:
+        logits = self(views[0])
+        self.log_classifier_accuracy(logits, batch["y"])
+        return {"ce": F.cross_entropy(logits.float(), batch["y"])}
+
+    def checkpoint_metadata(self) -> dict[str, Any]:
+        return {**super().checkpoint_metadata(), "pretrained_scheme": self.pretrained["scheme"],
+                "mode": self.hparams.mode, **({"projection": self.pretrained["projection"],
+                                              "temperature": self.pretrained.get("temperature")}
+                                             if "projection" in self.pretrained else {})}
