@@ -1,0 +1,359 @@
+"""Batched image augmentations on tensors, on the input's device, pixels in [0, 1].
+
+No per-sample Python: every random parameter is drawn for the whole batch at once and applied
+with tensor operations. Normalisation is not done here (it lives inside the model), so attacks
+and augmentations share the [0, 1] pixel range. Every module returns a tuple of views.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from cl_robust.errors import ConfigError
+
+GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601-2 luma, as torchvision's rgb_to_grayscale
+JITTER_OPS: tuple[str, ...] = ("brightness", "contrast", "saturation", "hue")
+
+
+def to_float(images: Tensor) -> Tensor:
+    """uint8 images -> float32 in [0, 1]; floating-point images pass through unchanged."""
+    if images.is_floating_point():
+        return images
+    return images.to(torch.float32).div_(255.0)
+
+
+def _uniform(low: float, high: float, size: tuple[int, ...], generator: torch.Generator | None,
+             device: torch.device) -> Tensor:
+    gen_device = generator.device if generator is not None else device
+    draw = torch.rand(size, generator=generator, device=gen_device)
+    return (low + (high - low) * draw).to(device)
+
+
+def _bernoulli(p: float, size: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    return _uniform(0.0, 1.0, size, generator, device) < p
+
+
+def _check_probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be a probability in [0, 1], got {value!r}")
+
+
+def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
+    if len(value) != 2 or not low <= value[0] <= value[1] <= high:
+        raise ConfigError(f"{name} must be (min, max) with {low} <= min <= max <= {high}, got {value!r}")
+
+
+def grayscale(images: Tensor) -> Tensor:
+    """Luma of ``[B,3,H,W]`` images as ``[B,1,H,W]`` (torchvision's weights)."""
+    weights = images.new_tensor(GRAY_WEIGHTS).view(1, 3, 1, 1)
+    return (images * weights).sum(dim=1, keepdim=True)
+
+
+def _blend(images: Tensor, other: Tensor, factor: Tensor) -> Tensor:
+    """torchvision's ``_blend``: ``factor * images + (1 - factor) * other``, clamped to [0, 1]."""
+    return (factor * images + (1.0 - factor) * other).clamp_(0.0, 1.0)
+
+
+def adjust_brightness(images: Tensor, factor: Tensor) -> Tensor:
+    """Multiply by a per-sample ``factor`` ``[B]``."""
+    return _blend(images, torch.zeros_like(images), factor.view(-1, 1, 1, 1))
+
+
+def adjust_contrast(images: Tensor, factor: Tensor) -> Tensor:
+    """Blend with each image's mean grey level."""
+    mean = grayscale(images).mean(dim=(1, 2, 3), keepdim=True)
+    return _blend(images, mean, factor.view(-1, 1, 1, 1))
+
+
+def adjust_saturation(images: Tensor, factor: Tensor) -> Tensor:
+    """Blend with each image's grey version."""
+    return _blend(images, grayscale(images), factor.view(-1, 1, 1, 1))
+
+
+def adjust_hue(images: Tensor, factor: Tensor) -> Tensor:
+    """Rotate hue by a per-sample ``factor`` in [-0.5, 0.5] (fraction of the colour circle)."""
+    hue, saturation, value = _rgb_to_hsv(images)
+    hue = torch.remainder(hue + factor.view(-1, 1, 1), 1.0)
+    return _hsv_to_rgb(hue, saturation, value)
+
+
+def _rgb_to_hsv(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    red, green, blue = images.unbind(dim=1)
+    max_c = images.amax(dim=1)
+    min_c = images.amin(dim=1)
+    chroma = max_c - min_c
+    equal = max_c == min_c
+    saturation = chroma / torch.where(equal, torch.ones_like(max_c), max_c)
+    chroma_safe = torch.where(equal, torch.ones_like(chroma), chroma)
+    rc = (max_c - red) / chroma_safe
+    gc = (max_c - green) / chroma_safe
+    bc = (max_c - blue) / chroma_safe
+    hr = (max_c == red) * (bc - gc)
+    hg = ((max_c == green) & (max_c != red)) * (2.0 + rc - bc)
+    hb = ((max_c != green) & (max_c != red)) * (4.0 + gc - rc)
+    hue = torch.remainder((hr + hg + hb) / 6.0 + 1.0, 1.0)
+    return hue, saturation, max_c
+
+
+def _hsv_to_rgb(hue: Tensor, saturation: Tensor, value: Tensor) -> Tensor:
+    sector = torch.floor(hue * 6.0)
+    fraction = hue * 6.0 - sector
+    sector = sector.to(torch.int64) % 6
+    p = (value * (1.0 - saturation)).clamp(0.0, 1.0)
+    q = (value * (1.0 - saturation * fraction)).clamp(0.0, 1.0)
+    t = (value * (1.0 - saturation * (1.0 - fraction))).clamp(0.0, 1.0)
+    # For sectors 0..5 the (r, g, b) channels are: (v,t,p) (q,v,p) (p,v,t) (p,q,v) (t,p,v) (v,p,q)
+    candidates = torch.stack((value, q, p, p, t, value, t, value, value, q, p, p, p, p, t, value, value, q), dim=1)
+    candidates = candidates.view(-1, 3, 6, *hue.shape[1:])
+    index = sector.unsqueeze(1).unsqueeze(1).expand(-1, 3, 1, *hue.shape[1:])
+    return candidates.gather(2, index).squeeze(2)
+
+
+class ContrastiveViews(nn.Module):
+    """Two independent SimCLR views of a batch (Chen et al. 2020, appendix B.9, CIFAR recipe).
+
+    Per view and sample: RandomResizedCrop(``size``, ``scale``, ``ratio``) with torchvision's
+    sampling (area fraction uniform in ``scale``, log-uniform aspect ratio, up to 10 tries, then
+    a centre crop clipped to ``ratio``), horizontal flip with ``flip_p``, ColorJitter(brightness,
+    contrast, saturation, hue) applied with ``jitter_p`` (factors drawn per sample as torchvision
+    draws them: uniform in [max(0, 1 - s), 1 + s] and hue uniform in [-h, h]), then
+    RandomGrayscale with ``grayscale_p``. Crop, resize and flip are one bilinear ``grid_sample``
+    (``resized_crop``). The jitter order is a random permutation of the four operations, as in torchvision,
+    drawn once per call (per batch) rather than per image.
+    """
+
+    def __init__(
+        self,
+        size: int = 32,
+        scale: tuple[float, float] = (0.08, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        flip_p: float = 0.5,
+        brightness: float = 0.4,
+        contrast: float = 0.4,
+        saturation: float = 0.4,
+        hue: float = 0.1,
+        jitter_p: float = 0.8,
+        grayscale_p: float = 0.2,
+        num_views: int = 2,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if size < 1:
+            raise ConfigError(f"size must be >= 1, got {size!r}")
+        _check_range("scale", tuple(scale), 0.0, 1.0)
+        if scale[1] <= 0:
+            raise ConfigError(f"scale must have max > 0, got {scale!r}")
+        _check_range("ratio", tuple(ratio), 1e-6, math.inf)
+        for name, value in (("flip_p", flip_p), ("jitter_p", jitter_p), ("grayscale_p", grayscale_p)):
+            _check_probability(name, value)
+        for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
+            if value < 0:
+                raise ConfigError(f"{name} must be >= 0, got {value!r}")
+        if not 0.0 <= hue <= 0.5:
+            raise ConfigError(f"hue must be in [0, 0.5], got {hue!r}")
+        if num_views < 1:
+            raise ConfigError(f"num_views must be >= 1, got {num_views!r}")
+        self.size = size
+        self.scale = (float(scale[0]), float(scale[1]))
+        self.ratio = (float(ratio[0]), float(ratio[1]))
+        self.flip_p = flip_p
+        self.strengths = {"brightness": brightness, "contrast": contrast, "saturation": saturation}
+        self.hue = hue
+        self.jitter_p = jitter_p
+        self.grayscale_p = grayscale_p
+        self.num_views = num_views
+        self.generator = generator
+
+    def sample_params(self, batch_size: int, device: torch.device | str, height: int = 32,
+                      width: int = 32) -> dict[str, Tensor]:
+        """Draw every random choice of one view for ``batch_size`` images of ``height`` x ``width``.
+
+        Keys: ``top``, ``left``, ``crop_height``, ``crop_width`` (int64 pixels), ``area_fraction``
+        and ``aspect_ratio`` of the chosen box, ``flip``, ``jitter``, ``grayscale`` (bool), the
+        four jitter factors (identity where ``jitter`` is False) and ``jitter_order`` (int64 [4],
+        indices into ``JITTER_OPS``).
+        """
+        device = torch.device(device)
+        gen = self.generator
+        tries = 10
+        area = float(height * width)
+        target_area = area * _uniform(*self.scale, (batch_size, tries), gen, device)
+        log_ratio = _uniform(math.log(self.ratio[0]), math.log(self.ratio[1]), (batch_size, tries), gen, device)
+        aspect = torch.exp(log_ratio)
+        w = torch.round(torch.sqrt(target_area * aspect))
+        h = torch.round(torch.sqrt(target_area / aspect))
+        valid = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+        first = valid.to(torch.int8).argmax(dim=1, keepdim=True)
+        found = valid.any(dim=1)
+        w = w.gather(1, first).squeeze(1)
+        h = h.gather(1, first).squeeze(1)
+
+        # torchvision's fallback: the whole image, clipped to the allowed aspect ratios, centred.
+        in_ratio = width / height
+        if in_ratio < self.ratio[0]:
+            fallback_w, fallback_h = width, round(width / self.ratio[0])
+        elif in_ratio > self.ratio[1]:
+            fallback_w, fallback_h = round(height * self.ratio[1]), height
+        else:
+            fallback_w, fallback_h = width, height
+        w = torch.where(found, w, torch.full_like(w, fallback_w))
+        h = torch.where(found, h, torch.full_like(h, fallback_h))
+        top_draw = _uniform(0.0, 1.0, (batch_size,), gen, device)
+        left_draw = _uniform(0.0, 1.0, (batch_size,), gen, device)
+        top = torch.where(found, torch.floor(top_draw * (height - h + 1)), torch.round((height - h) / 2))
+        left = torch.where(found, torch.floor(left_draw * (width - w + 1)), torch.round((width - w) / 2))
+
+        jitter = _bernoulli(self.jitter_p, (batch_size,), gen, device)
+        params: dict[str, Tensor] = {
+            "top": top.long(),
+            "left": left.long(),
+            "crop_height": h.long(),
+            "crop_width": w.long(),
+            "area_fraction": (h * w) / area,
+            "aspect_ratio": w / h,
+            "flip": _bernoulli(self.flip_p, (batch_size,), gen, device),
+            "jitter": jitter,
+        }
+        for name, strength in self.strengths.items():
+            factor = _uniform(max(0.0, 1.0 - strength), 1.0 + strength, (batch_size,), gen, device)
+            params[name] = torch.where(jitter, factor, torch.ones_like(factor))
+        hue = _uniform(-self.hue, self.hue, (batch_size,), gen, device)
+        params["hue"] = torch.where(jitter, hue, torch.zeros_like(hue))
+        cpu_gen = gen if gen is not None and gen.device.type == "cpu" else None
+        params["jitter_order"] = torch.randperm(len(JITTER_OPS), generator=cpu_gen)
+        params["grayscale"] = _bernoulli(self.grayscale_p, (batch_size,), gen, device)
+        return params
+
+    def apply(self, images: Tensor, params: dict[str, Tensor]) -> Tensor:
+        """Apply one view's parameters (from ``sample_params``) to float images in [0, 1]."""
+        views = resized_crop(images, params["top"], params["left"], params["crop_height"],
+                             params["crop_width"], params["flip"], self.size)
+        jittered = views
+        for op_index in params["jitter_order"].tolist():
+            name = JITTER_OPS[op_index]
+            if name == "hue":
+                if self.hue > 0:
+                    jittered = adjust_hue(jittered, params["hue"])
+            elif self.strengths[name] > 0:
+                jittered = _ADJUST[name](jittered, params[name])
+        views = torch.where(params["jitter"].view(-1, 1, 1, 1), jittered, views)
+        gray = grayscale(views).expand_as(views)
+        return torch.where(params["grayscale"].view(-1, 1, 1, 1), gray, views)
+
+    def forward(self, images: Tensor) -> tuple[Tensor, ...]:
+        """``num_views`` (default two) independently augmented float views of ``images``."""
+        images = to_float(images)
+        batch, _, height, width = images.shape
+        return tuple(
+            self.apply(images, self.sample_params(batch, images.device, height, width))
+            for _ in range(self.num_views)
+        )
+
+
+_ADJUST = {"brightness": adjust_brightness, "contrast": adjust_contrast, "saturation": adjust_saturation}
+
+
+def resized_crop(images: Tensor, top: Tensor, left: Tensor, height: Tensor, width: Tensor,
+                 flip: Tensor, size: int) -> Tensor:
+    """Crop per-sample boxes, resize them to ``size`` x ``size`` (bilinear) and mirror where ``flip``.
+
+    One ``grid_sample`` for the batch, sampling each box exactly as
+    ``F.interpolate(crop, size, mode="bilinear", align_corners=False)`` samples the cropped image
+    (sample points clamped to the box), so it equals torchvision's ``resized_crop`` without
+    antialiasing; a full-image box at the input size, unflipped, returns the input.
+    """
+    batch, channels, in_h, in_w = images.shape
+    steps = (torch.arange(size, device=images.device, dtype=images.dtype) + 0.5) / size
+
+    def axis(start: Tensor, length: Tensor, extent: int) -> Tensor:
+        start = start.to(images.dtype)[:, None]
+        length = length.to(images.dtype)[:, None]
+        pixels = torch.maximum(start + steps * length - 0.5, start)
+        pixels = torch.minimum(pixels, start + length - 1)
+        return (2 * pixels + 1) / extent - 1  # grid_sample's align_corners=False coordinates
+
+    xs = axis(left, width, in_w)
+    xs = torch.where(flip[:, None], xs.flip(1), xs)
+    ys = axis(top, height, in_h)
+    grid = torch.stack(
+        (xs[:, None, :].expand(batch, size, size), ys[:, :, None].expand(batch, size, size)), dim=-1
+    )
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class SupervisedAugment(nn.Module):
+    """Standard CIFAR supervised augmentation: zero-pad ``padding``, random ``size`` crop, flip.
+
+    Pure indexing (no resampling), so every output pixel is an input pixel or a zero.
+    """
+
+    def __init__(self, size: int = 32, padding: int = 4, flip_p: float = 0.5,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if size < 1:
+            raise ConfigError(f"size must be >= 1, got {size!r}")
+        if padding < 0:
+            raise ConfigError(f"padding must be >= 0, got {padding!r}")
+        _check_probability("flip_p", flip_p)
+        self.size = size
+        self.padding = padding
+        self.flip_p = flip_p
+        self.generator = generator
+
+    def sample_params(self, batch_size: int, device: torch.device | str, height: int = 32,
+                      width: int = 32) -> dict[str, Tensor]:
+        """Crop corner in the padded image (``top``, ``left``, int64) and ``flip`` (bool)."""
+        device = torch.device(device)
+        padded_h, padded_w = height + 2 * self.padding, width + 2 * self.padding
+        if padded_h < self.size or padded_w < self.size:
+            raise ConfigError(f"size={self.size} is larger than the padded image ({padded_h}x{padded_w})")
+        top = torch.floor(_uniform(0.0, 1.0, (batch_size,), self.generator, device) * (padded_h - self.size + 1))
+        left = torch.floor(_uniform(0.0, 1.0, (batch_size,), self.generator, device) * (padded_w - self.size + 1))
+        return {"top": top.long(), "left": left.long(),
+                "flip": _bernoulli(self.flip_p, (batch_size,), self.generator, device)}
+
+    def apply(self, images: Tensor, params: dict[str, Tensor]) -> Tensor:
+        """Apply ``sample_params`` output to float images."""
+        padded = F.pad(images, [self.padding] * 4)
+        steps = torch.arange(self.size, device=images.device)
+        rows = params["top"][:, None] + steps  # [B, size]
+        cols = torch.where(params["flip"][:, None], params["left"][:, None] + self.size - 1 - steps,
+                           params["left"][:, None] + steps)
+        batch_index = torch.arange(images.shape[0], device=images.device)[:, None, None]
+        crops = padded.permute(0, 2, 3, 1)[batch_index, rows[:, :, None], cols[:, None, :]]
+        return crops.permute(0, 3, 1, 2).contiguous()
+
+    def forward(self, images: Tensor) -> tuple[Tensor]:
+        """One augmented float view."""
+        images = to_float(images)
+        batch, _, height, width = images.shape
+        return (self.apply(images, self.sample_params(batch, images.device, height, width)),)
+
+
+class NoAugment(nn.Module):
+    """No augmentation (fine-tuning and evaluation): the images as float in [0, 1]."""
+
+    def forward(self, images: Tensor) -> tuple[Tensor]:
+        """``(to_float(images),)``."""
+        return (to_float(images),)
+
+
+AUGMENTS: dict[str, type[nn.Module]] = {
+    "contrastive": ContrastiveViews,
+    "supervised": SupervisedAugment,
+    "none": NoAugment,
+}
+
+
+def make_augment(name: str, **options: Any) -> nn.Module:
+    """Build the augmentation called ``name`` ("contrastive", "supervised" or "none")."""
+    if name not in AUGMENTS:
+        raise ConfigError(f"augment must be one of {', '.join(map(repr, AUGMENTS))}; got {name!r}")
+    try:
+        return AUGMENTS[name](**options)
+    except TypeError as error:
+        raise ConfigError(f"augment {name!r} does not accept these options {sorted(options)}: {error}") from error

@@ -1,0 +1,271 @@
+"""Lightning data modules serving whole uint8 batches from tensors held in memory.
+
+Batches are ``(images uint8 [B,3,H,W], labels int64 [B])``; augmentation happens later, on the
+device (``cl_robust.data.augment``). A ``TensorBatchDataset`` answers ``__getitems__`` with an
+already stacked batch, so a standard ``DataLoader`` (and Lightning's distributed sampler
+replacement) fetches a batch with one indexing operation instead of per-sample Python.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import lightning
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from cl_robust.data.cifar import (
+    CIFAR_CLASSES,
+    DATASETS,
+    DataNotFoundError,
+    Split,
+    default_root,
+    image_folder_classes,
+    load_image_folder,
+    load_split,
+)
+from cl_robust.errors import ConfigError, check_choice
+
+Batch = tuple[Tensor, Tensor]
+
+
+class TensorBatchDataset(Dataset):
+    """Images and labels in memory; ``__getitems__`` returns the stacked batch for a list of indices."""
+
+    def __init__(self, images: Tensor, labels: Tensor) -> None:
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images = images
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> Batch:
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        index = torch.as_tensor(indices, dtype=torch.int64)
+        return self.images[index], self.labels[index]
+
+
+def passthrough_collate(batch: Batch) -> Batch:
+    """``collate_fn`` for ``TensorBatchDataset``: the batch is already stacked."""
+    return batch
+
+
+def rank_within_class(labels: Tensor) -> Tensor:
+    """Position of each sample among the samples of its class, in data order (0, 1, ...)."""
+    order = torch.argsort(labels, stable=True)
+    counts = torch.bincount(labels)
+    starts = torch.cumsum(counts, 0) - counts
+    ranks = torch.empty_like(labels)
+    ranks[order] = torch.arange(len(labels)) - starts[labels[order]]
+    return ranks
+
+
+def first_per_class(labels: Tensor, per_class: int, split_name: str, option: str) -> Tensor:
+    """Indices of the first ``per_class`` samples of every class; ConfigError if a class has fewer."""
+    counts = torch.bincount(labels)
+    present = counts[counts > 0]
+    if len(present) and int(present.min()) < per_class:
+        raise ConfigError(
+            f"{option}={per_class} but the {split_name} split has only {int(present.min())} images "
+            f"in its smallest class; use {option} <= {int(present.min())}"
+        )
+    return torch.nonzero(rank_within_class(labels) < per_class).flatten()
+
+
+def hold_out_last_per_class(labels: Tensor, count: int) -> tuple[Tensor, Tensor]:
+    """Split indices into (kept, held out): the last ``count`` samples of every class are held out."""
+    ranks = rank_within_class(labels)
+    class_sizes = torch.bincount(labels)[labels]
+    held_out = ranks >= class_sizes - count
+    return torch.nonzero(~held_out).flatten(), torch.nonzero(held_out).flatten()
+
+
+class CIFARDataModule(lightning.LightningDataModule):
+    """CIFAR-10/100 as uint8 tensors in memory, with deterministic per-class subsets.
+
+    ``per_class`` keeps the first N training images of each class; ``val_per_class`` holds out
+    the last N of those as a validation split (else validation uses the test split);
+    ``test_per_class`` keeps the first N test images of each class. ``root`` defaults to
+    ``$CL_ROBUST_DATA``, else ``./data``.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "cifar10",
+        root: str | None = None,
+        batch_size: int = 256,
+        eval_batch_size: int | None = None,
+        per_class: int | None = None,
+        val_per_class: int = 0,
+        test_per_class: int | None = None,
+        download: bool = False,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        check_choice("dataset", dataset, DATASETS)
+        self.dataset = dataset
+        self._set_options(root if root is not None else default_root(), batch_size, eval_batch_size,
+                          per_class, val_per_class, test_per_class, num_workers, seed)
+        self.download = download
+        self.num_classes: int = len(CIFAR_CLASSES[dataset])
+
+    def _set_options(self, root: str | os.PathLike, batch_size: int, eval_batch_size: int | None,
+                     per_class: int | None, val_per_class: int, test_per_class: int | None,
+                     num_workers: int, seed: int) -> None:
+        self._validate_common(batch_size, eval_batch_size, per_class, val_per_class, test_per_class, num_workers)
+        if Path(root).expanduser().is_file():
+            raise ConfigError(f"root '{root}' is a file; root must be the folder holding the data set")
+        self.root = os.fspath(root)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.per_class = per_class
+        self.val_per_class = val_per_class
+        self.test_per_class = test_per_class
+        self.num_workers = num_workers
+        self.seed = seed
+        self.classes: list[str] = []
+        self.train_set: TensorBatchDataset | None = None
+        self.val_set: TensorBatchDataset | None = None
+        self.test_set: TensorBatchDataset | None = None
+
+    @staticmethod
+    def _validate_common(batch_size: int, eval_batch_size: int | None, per_class: int | None,
+                         val_per_class: int, test_per_class: int | None, num_workers: int) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if eval_batch_size is not None and (not isinstance(eval_batch_size, int) or eval_batch_size < 1):
+            raise ConfigError(f"eval_batch_size must be a positive integer or null, got {eval_batch_size!r}")
+        for name, value in (("per_class", per_class), ("test_per_class", test_per_class)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be an integer >= 1 or null (all images), got {value!r}")
+        if not isinstance(val_per_class, int) or val_per_class < 0:
+            raise ConfigError(f"val_per_class must be an integer >= 0, got {val_per_class!r}")
+        if per_class is not None and val_per_class >= per_class:
+            raise ConfigError(
+                f"val_per_class={val_per_class} must be smaller than per_class={per_class} "
+                "(validation images are held out of the training subset)"
+            )
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ConfigError(f"num_workers must be an integer >= 0, got {num_workers!r}")
+
+    def _load(self, split: str) -> Split:
+        return load_split(self.dataset, self.root, split, download=self.download)
+
+    def prepare_data(self) -> None:
+        """Download when allowed; otherwise fail here, before training, if the data is missing."""
+        for split in ("train", "test"):
+            self._load(split)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load both splits into memory and cut the per-class subsets."""
+        if self.train_set is not None:
+            return
+        train_images, train_labels, self.classes = self._load("train")
+        test_images, test_labels, _ = self._load("test")
+        if self.per_class is not None:
+            keep = first_per_class(train_labels, self.per_class, "train", "per_class")
+            train_images, train_labels = train_images[keep], train_labels[keep]
+        if self.val_per_class > 0:
+            smallest = int(torch.bincount(train_labels)[torch.bincount(train_labels) > 0].min())
+            if self.val_per_class >= smallest:
+                raise ConfigError(
+                    f"val_per_class={self.val_per_class} leaves no training images in a class of "
+                    f"{smallest}; use val_per_class < {smallest}"
+                )
+            kept, held_out = hold_out_last_per_class(train_labels, self.val_per_class)
+            self.val_set = TensorBatchDataset(train_images[held_out], train_labels[held_out])
+            train_images, train_labels = train_images[kept], train_labels[kept]
+        if self.test_per_class is not None:
+            keep = first_per_class(test_labels, self.test_per_class, "test", "test_per_class")
+            test_images, test_labels = test_images[keep], test_labels[keep]
+        self.train_set = TensorBatchDataset(train_images, train_labels)
+        self.test_set = TensorBatchDataset(test_images, test_labels)
+        if self.val_set is None:
+            self.val_set = self.test_set
+        if len(self.train_set) < self.batch_size:
+            raise ConfigError(
+                f"batch_size={self.batch_size} is larger than the training set ({len(self.train_set)} "
+                "images) and the last incomplete batch is dropped; lower batch_size"
+            )
+
+    def _loader(self, dataset: TensorBatchDataset | None, batch_size: int, train: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError("call setup() before asking for a data loader")
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=train,
+            drop_last=train,
+            collate_fn=passthrough_collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed) if train else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled (seeded by ``seed``) training batches, last incomplete batch dropped."""
+        return self._loader(self.train_set, self.batch_size, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """The held-out validation split when ``val_per_class`` > 0, else the test split."""
+        return self._loader(self.val_set, self.eval_batch_size, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """The (subsetted) test split, in order, every image once."""
+        return self._loader(self.test_set, self.eval_batch_size, train=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Same as ``test_dataloader``."""
+        return self.test_dataloader()
+
+
+class ImageFolderDataModule(CIFARDataModule):
+    """Any ``root/{train,test}/<class>/*`` image tree, resized to ``image_size``, same batches as CIFAR."""
+
+    def __init__(
+        self,
+        root: str,
+        batch_size: int = 256,
+        eval_batch_size: int | None = None,
+        per_class: int | None = None,
+        val_per_class: int = 0,
+        test_per_class: int | None = None,
+        image_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        lightning.LightningDataModule.__init__(self)
+        self.save_hyperparameters()
+        if not isinstance(image_size, int) or image_size < 1:
+            raise ConfigError(f"image_size must be a positive integer, got {image_size!r}")
+        self.dataset = "image_folder"
+        self._set_options(root, batch_size, eval_batch_size, per_class, val_per_class, test_per_class,
+                          num_workers, seed)
+        train_dir = Path(root).expanduser().absolute() / "train"
+        if not train_dir.is_dir():
+            raise DataNotFoundError(
+                f"No image-folder data under root '{train_dir.parent}': expected "
+                f"'{train_dir.parent}/{{train,test}}/<class>/*' (one sub-folder per class)"
+            )
+        self.image_size = image_size
+        self.download = False
+        self._folder_classes = image_folder_classes(train_dir)
+        self.num_classes = len(self._folder_classes)
+
+    def _load(self, split: str) -> Split:
+        images, labels, classes = load_image_folder(self.root, split, self.image_size)
+        if classes != self._folder_classes:
+            # Test classes may be a subset: relabel by the training folder's class names.
+            missing = sorted(set(classes) - set(self._folder_classes))
+            if missing:
+                raise ConfigError(f"Image folder '{self.root}/{split}' has classes not in train/: {missing}")
+            mapping = torch.tensor([self._folder_classes.index(name) for name in classes])
+            labels = mapping[labels]
+        return images, labels, list(self._folder_classes)
