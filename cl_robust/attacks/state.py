@@ -1,9 +1,13 @@
-"""Module modes during an attack, restored exactly afterwards.
+"""Module modes and autograd state during an attack, restored exactly afterwards.
 
 Attacks in eval mode keep BatchNorm statistics out of the perturbation (one of the reference's
 known weaknesses was BatchNorm left in train mode while attacking). A frozen encoder sits in
 eval mode under a head in train mode: calling ``.train()`` on the whole model afterwards, as
 torchattacks does, would undo that, so every submodule's flag is saved and put back.
+
+Lightning runs validation and test under ``torch.inference_mode``, where autograd is off and
+batches are inference tensors; :func:`gradients_on` and :func:`usable_for_autograd` let an
+attack run there anyway.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -50,8 +52,30 @@ def synthetic_batch(size: int, generator: torch.Generator) -> tuple[Tensor, Tens
     return images.clamp(0, 1), labels
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """These nets are too small to gain from threads, and busy machines slow them many times over."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _single_thread() -> Iterator[None]:
+    with _one_thread():
+        yield
+
+
 @pytest.fixture(scope="session")
 def _trained_tiny_net() -> TinyNet:
+    with _one_thread():
+        return _train_tiny_net()
+
+
+def _train_tiny_net() -> TinyNet:
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     model = TinyNet()
