@@ -192,3 +192,23 @@ def test_l2_projection_scales_onto_the_sphere() -> None:
     delta[0] *= 10
     projected = project(delta, images, 0.2, "l2")
     torch.testing.assert_close(projected.flatten(1).norm(dim=1), torch.tensor([0.2, delta[1].norm().item()]))
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_no_host_synchronisation_inside_the_loop(
+    embed: Embedder, batch: tuple, norm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a tensor's value on the host (.item(), bool(), .tolist()) would stall a GPU every step."""
+
+    def cosine_loss(first: Tensor, second: Tensor, labels: Tensor | None) -> Tensor:
+        return -nn.functional.cosine_similarity(first, second).mean()
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("host synchronisation inside the attack loop")
+
+    view1, view2 = _views(batch[0])
+    config = AttackConfig(norm=norm, eps=0.5 if norm == "l2" else 8 / 255, random_start=True, steps=3)
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__"):
+        monkeypatch.setattr(Tensor, name, refuse)
+    contrastive_attack(embed, cosine_loss, batch[0], config, module_for_mode=embed)
+    contrastive_attack_pair(embed, cosine_loss, view1, view2, config, module_for_mode=embed)
