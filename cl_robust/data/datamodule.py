@@ -130,6 +130,9 @@ class CIFARDataModule(lightning.LightningDataModule):
         self.test_per_class = test_per_class
         self.num_workers = num_workers
         self.seed = seed
+        # One generator for every training loader: epochs (and reloaded loaders) get new orders,
+        # the sequence of orders is fixed by ``seed``.
+        self.shuffle_generator = torch.Generator().manual_seed(seed)
         self.classes: list[str] = []
         self.train_set: TensorBatchDataset | None = None
         self.val_set: TensorBatchDataset | None = None
@@ -206,7 +209,7 @@ class CIFARDataModule(lightning.LightningDataModule):
             collate_fn=passthrough_collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed) if train else None,
+            generator=self.shuffle_generator if train else None,
         )
 
     def train_dataloader(self) -> DataLoader:
