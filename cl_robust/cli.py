@@ -50,6 +50,21 @@ def _command(name: str) -> Callable[[Sequence[str]], int | None]:
     return getattr(importlib.import_module(module_name), function_name)
 
 
+def find_config_error(error: BaseException) -> ConfigError | None:
+    """The ConfigError behind ``error``, if any (jsonargparse wraps errors raised while instantiating)."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConfigError):
+            return current
+        stack += [current.__cause__, current.__context__]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``cl-robust`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -58,8 +73,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = _command(argv[0])(argv[1:])
             sys.exit(code or 0)
         run_lightning_cli(argv)
-    except ConfigError as error:
-        print(f"cl-robust: error: {error}", file=sys.stderr)
+    except Exception as error:
+        config_error = find_config_error(error)
+        if config_error is None:
+            raise
+        print(f"cl-robust: error: {config_error}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -24,15 +24,15 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 import cl_robust
-from cl_robust.data.augment import make_augment, to_float
-from cl_robust.errors import ConfigError
+from cl_robust.data.augment import AUGMENTS, make_augment, to_float
+from cl_robust.errors import ConfigError, check_choice
+from cl_robust.methods.checkpoints import CHECKPOINT_KEY
 from cl_robust.methods.optim import build_optimizer, build_scheduler, validate_optimization
 from cl_robust.models.backbones import build_backbone
 
 Batch = dict[str, Tensor]
 Views = tuple[Tensor, ...]
 LossTerm = Callable[["RobustMethod", Batch, Views], dict[str, Tensor]]
-CHECKPOINT_KEY = "cl_robust"
 
 
 class RobustMethod(L.LightningModule):
@@ -62,6 +62,7 @@ class RobustMethod(L.LightningModule):
         self.encoder = build_backbone(backbone, normalize=normalize)
         self.feature_dim: int = self.encoder.feature_dim
         self.classifier = nn.Linear(self.feature_dim, num_classes)
+        check_choice("views", views or self.default_views, tuple(AUGMENTS))
         self.augment = make_augment(views or self.default_views)
         self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")

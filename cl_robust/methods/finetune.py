@@ -27,7 +27,7 @@ class FineTune(RobustMethod):
     """Linear probe or full fine-tuning from a pretraining checkpoint of any scheme.
 
     Args (besides :class:`RobustMethod`'s):
-        checkpoint: path of the pretraining ``.ckpt`` (sl, cl or scl). None only when the module
+        pretrained_checkpoint: path of the pretraining ``.ckpt`` (sl, cl or scl). None only when the module
             is rebuilt from its own fine-tuning checkpoint (``load_from_checkpoint``).
         mode: ``linear`` (encoder frozen, eval mode) or ``full``.
         expected_scheme: refuse a checkpoint of another scheme (``sl``, ``cl``, ``scl``).
@@ -37,7 +37,7 @@ class FineTune(RobustMethod):
     scheme: ClassVar[str] = "finetune"
     default_views: ClassVar[str] = "none"
 
-    def __init__(self, checkpoint: str | None = None, mode: str = "linear", expected_scheme: str | None = None,
+    def __init__(self, pretrained_checkpoint: str | None = None, mode: str = "linear", expected_scheme: str | None = None,
                  backbone: str | None = None, num_classes: int = 10, views: str | None = None,
                  optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool | None = None,
@@ -46,16 +46,17 @@ class FineTune(RobustMethod):
         if expected_scheme is not None:
             check_choice("expected_scheme", expected_scheme, PRETRAINING_SCHEMES)
         state: dict[str, Tensor] | None = None
+        checkpoint = pretrained_checkpoint
         if checkpoint is not None:
-            loaded = read_checkpoint(checkpoint, option="checkpoint")
+            loaded = read_checkpoint(checkpoint, option="pretrained_checkpoint")
             pretrained, state = loaded["cl_robust"], loaded["state_dict"]
             if pretrained.get("scheme") not in PRETRAINING_SCHEMES:
-                raise ConfigError(f"checkpoint: {checkpoint!r} is a {pretrained.get('scheme')!r} checkpoint; "
+                raise ConfigError(f"pretrained_checkpoint: {checkpoint!r} is a {pretrained.get('scheme')!r} checkpoint; "
                                   f"fine-tuning starts from a pretraining checkpoint ({', '.join(PRETRAINING_SCHEMES)})")
         elif pretrained is None:
-            raise ConfigError("checkpoint is required: the path of a pretraining .ckpt (sl, cl or scl)")
+            raise ConfigError("pretrained_checkpoint is required: the path of a pretraining .ckpt (sl, cl or scl)")
         if expected_scheme is not None and pretrained["scheme"] != expected_scheme:
-            raise ConfigError(f"checkpoint: expected a {expected_scheme!r} checkpoint (expected_scheme), "
+            raise ConfigError(f"pretrained_checkpoint: expected a {expected_scheme!r} checkpoint (expected_scheme), "
                               f"got a {pretrained['scheme']!r} one from {checkpoint!r}")
         if backbone is not None and backbone != pretrained["backbone"]:
             raise ConfigError(f"backbone: the checkpoint holds a {pretrained['backbone']!r} encoder, "
@@ -64,9 +65,9 @@ class FineTune(RobustMethod):
         super().__init__(backbone=pretrained["backbone"], num_classes=num_classes, views=views, optimizer=optimizer,
                          lr=lr, weight_decay=weight_decay, momentum=momentum, scheduler=scheduler,
                          warmup_epochs=warmup_epochs, normalize=normalize)
-        # Record what was resolved, so load_from_checkpoint(..., checkpoint=None) rebuilds the same module.
+        # Record what was resolved, so load_from_checkpoint(..., pretrained_checkpoint=None) rebuilds the same module.
         self.hparams.update({"backbone": pretrained["backbone"], "normalize": normalize, "pretrained": pretrained,
-                             "checkpoint": checkpoint})
+                             "pretrained_checkpoint": checkpoint})
         self.pretrained = pretrained
         self.projector = None
         if "projection" in pretrained:
@@ -81,7 +82,7 @@ class FineTune(RobustMethod):
     def _load_pretrained(self, state: dict[str, Tensor], checkpoint: str | None) -> None:
         missing = self.encoder.load_state_dict(submodule_state(state, "encoder"), strict=False)
         if missing.missing_keys or missing.unexpected_keys:
-            raise ConfigError(f"checkpoint: encoder weights in {checkpoint!r} do not fit a "
+            raise ConfigError(f"pretrained_checkpoint: encoder weights in {checkpoint!r} do not fit a "
                               f"{self.hparams.backbone!r} backbone (missing {missing.missing_keys[:3]}, "
                               f"unexpected {missing.unexpected_keys[:3]})")
         if self.projector is not None:
