@@ -16,6 +16,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from cl_robust.data.datamodule import CIFARDataModule
@@ -32,10 +33,16 @@ TRAINER_DEFAULTS = {
 
 
 class RobustCLI(LightningCLI):
-    """LightningCLI with ``data.num_classes`` linked into the model."""
+    """LightningCLI with ``data.num_classes`` linked into the model and checkpointing as its own key.
+
+    ``checkpoint:`` configures the always-present ``ModelCheckpoint`` (``save_last`` on), so
+    overlay configs that set ``trainer.callbacks`` cannot drop it by replacing the list.
+    """
 
     def add_arguments_to_parser(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.save_last": True})
 
 
 def run_lightning_cli(argv: Sequence[str]) -> RobustCLI:
