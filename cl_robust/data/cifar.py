@@ -94,6 +94,7 @@ def load_split(dataset: str, root: str | os.PathLike, split: str, download: bool
             return _load_cifar_image_folder(image_folder, dataset)
         if not download:
             raise DataNotFoundError(_missing_message(dataset, root_path))
+    if download and not all((torchvision_dir / name).is_file() for name in TORCHVISION_FILES[dataset, split]):
         _download(dataset, root_path, split)
     return _load_torchvision(torchvision_dir, dataset, split)
 

@@ -205,3 +205,12 @@ def test_real_cifar10_subset(real_cifar_root: str) -> None:
     assert torch.allclose(mean, torch.tensor([0.4914, 0.4822, 0.4465]), atol=0.06)
     test_images, test_labels, _ = load_split("cifar10", real_cifar_root, "test")
     assert test_images.shape[1:] == (3, 32, 32) and set(test_labels.tolist()) == set(range(10))
+
+
+def test_incomplete_torchvision_folder(cifar10_torchvision: str, tmp_path: Path) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes((Path(cifar10_torchvision) / "cifar-10-batches-py" / "test_batch").read_bytes())
+    assert load_split("cifar10", tmp_path, "test")[0].shape == (100, 3, 32, 32)
+    with pytest.raises(DataNotFoundError, match="lacks .*data_batch_1"):
+        load_split("cifar10", tmp_path, "train")
