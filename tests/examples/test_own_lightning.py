@@ -1,0 +1,20 @@
+"""The plain-Lightning example runs end to end on tiny generated data."""
+import subprocess
+import sys
+from pathlib import Path
+
+from cl_robust.data.synthetic import write_synthetic_cifar
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_own_lightning.py"
+
+
+def test_example_trains_and_reports_accuracy(tmp_path: Path) -> None:
+    root = write_synthetic_cifar(str(tmp_path / "data"), "cifar10", train_per_class=8, test_per_class=4)
+    result = subprocess.run([sys.executable, str(EXAMPLE), "--root", root, "--backbone", "resnet_tiny",
+                             "--batch-size", "16", "--out", str(tmp_path / "runs")],
+                            capture_output=True, text=True, timeout=600, env={"WANDB_MODE": "disabled",
+                                                                             "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    accuracy = float(result.stdout.strip().splitlines()[-1].split(":")[-1])
+    assert 0.0 <= accuracy <= 1.0
+    assert (tmp_path / "runs" / "pretrain" / "last.ckpt").exists()
