@@ -33,8 +33,8 @@ def gram_linear(features: Tensor) -> Tensor:
     (its U-centering removes any additive row and column terms), and the smaller entries
     make the Gram more accurate.
     """
-    x = features.detach().flatten(1).to(torch.float64)
-    x = x - x.mean(dim=0, keepdim=True)
+    x = features.detach().flatten(1).to(torch.float64, copy=True)
+    x -= x.mean(dim=0, keepdim=True)
     return x @ x.T
 
 

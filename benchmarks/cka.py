@@ -1,0 +1,146 @@
+"""Layer x layer CKA of a CIFAR ResNet-18: MinibatchCKA + LayerRecorder against torch_cka.
+
+Both compute the minibatch unbiased CKA (Nguyen et al. 2021) over the block outputs of the
+same model on the same random 32x32 images and batches. Each measurement runs in a fresh
+subprocess; peak memory is the largest resident-set growth over the measured call, sampled
+every 2 ms. Our memory should stay flat as the number of images grows.
+
+    python benchmarks/cka.py                # 2,000 images, about 2 minutes on 2 CPU cores
+    python benchmarks/cka.py --images 500   # other sizes
+    python benchmarks/cka.py --quick        # seconds: tiny backbone, 64 images, no scaling rows
+
+The last line is ``cka ratio: <torch_cka time / our time> (target 5)``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def resident_bytes() -> int:
+    """Current resident set size of this process (Linux /proc)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE_BYTES
+
+
+def measure(work: Callable[[], Any]) -> tuple[Any, float, int]:
+    """Run ``work``; return its result, wall seconds and peak RSS growth in bytes."""
+    baseline = resident_bytes()
+    peak = baseline
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, resident_bytes())
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    result = work()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return result, seconds, max(peak, resident_bytes()) - baseline
+
+
+def ours(model: torch.nn.Module, layers: list[str], images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    from cl_robust.analysis import LayerRecorder, MinibatchCKA
+
+    metric = MinibatchCKA(len(layers))
+    with torch.no_grad(), LayerRecorder(model, layers) as recorder:
+        for batch in images.split(batch_size):
+            model(batch)
+            metric.update(recorder.features())
+    return metric.compute()
+
+
+def reference(model: torch.nn.Module, layers: list[str], images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    from torch.utils.data import DataLoader, TensorDataset
+    from torch_cka import CKA
+
+    loader = DataLoader(TensorDataset(images), batch_size=batch_size, shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cka = CKA(model, model, "resnet", "resnet_copy", model1_layers=layers, model2_layers=layers)
+        cka.compare(loader)
+    return cka.export()["CKA"]
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One measurement in this (fresh) process; prints a JSON line."""
+    from cl_robust.analysis import block_names
+    from cl_robust.models.backbones import build_backbone
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = build_backbone(args.backbone).eval()
+    layers = block_names(model)
+    images = torch.rand(args.images, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    run = ours if args.worker == "ours" else reference
+    with torch.no_grad():
+        model(images[: args.batch_size])  # warm-up: first-call kernel setup is not what we compare
+    matrix, seconds, peak = measure(lambda: run(model, layers, images, args.batch_size))
+    print(json.dumps({"seconds": seconds, "peak_bytes": peak, "layers": layers, "cka": matrix.tolist()}))
+
+
+def spawn(args: argparse.Namespace, which: str, images: int) -> dict[str, Any]:
+    command = [
+        sys.executable, os.path.abspath(__file__), "--worker", which, "--images", str(images),
+        "--batch-size", str(args.batch_size), "--backbone", args.backbone, "--threads", str(args.threads),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"{which} run failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=2000, help="images for the comparison (default 2000)")
+    parser.add_argument("--batch-size", type=int, default=200, help="minibatch size for both (default 200)")
+    parser.add_argument("--backbone", default="resnet18", help="cl_robust backbone name (default resnet18)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per run (default 2)")
+    parser.add_argument("--quick", action="store_true", help="tiny backbone and 64 images: a smoke run")
+    parser.add_argument("--worker", choices=["ours", "torch_cka"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    scaling_sizes = (1000, 4000)
+    if args.quick:
+        args.images, args.batch_size, args.backbone = 64, 16, "resnet_tiny"
+        scaling_sizes = ()
+
+    mine = spawn(args, "ours", args.images)
+    theirs = spawn(args, "torch_cka", args.images)
+    scaling = {n: spawn(args, "ours", n) for n in scaling_sizes}
+    difference = (torch.tensor(mine["cka"]) - torch.tensor(theirs["cka"], dtype=torch.float64)).abs().max()
+
+    mib = 2.0**20
+    print(f"{args.backbone}, {len(mine['layers'])} block outputs, batch {args.batch_size}, "
+          f"{args.threads} threads, {args.images} random 32x32 images")  # fmt: skip
+    print(f"{'run':<28}{'images':>8}{'seconds':>10}{'peak MiB':>10}")
+    rows = [("ours (MinibatchCKA)", args.images, mine), ("torch_cka", args.images, theirs)]
+    rows += [("ours (MinibatchCKA)", n, result) for n, result in scaling.items()]
+    for name, images, result in rows:
+        print(f"{name:<28}{images:>8}{result['seconds']:>10.2f}{result['peak_bytes'] / mib:>10.1f}")
+    print(f"max |ours - torch_cka| over the CKA matrix: {difference:.2e}")
+    print(f"cka ratio: {theirs['seconds'] / mine['seconds']:.2f} (target 5)")
+
+
+if __name__ == "__main__":
+    main()
