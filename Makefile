@@ -1,6 +1,6 @@
 # Set-up and the two main jobs. Every target creates the virtual environment it needs.
 #   make test   - install (first time) and run the test suite
-#   make demo   - install, unpack data if needed, run the quick study on real CIFAR-10
+#   make demo   - install, get CIFAR-10 if needed, run the quick study (every scheme and scenario)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -40,7 +40,7 @@ data: venv
 	fi
 
 demo: venv data
-	$(PY) examples/demo.py
+	$(VENV)/bin/cl-robust study --config examples/study/quick.yaml
 
 clean:
 	rm -rf $(VENV) runs results lightning_logs
