@@ -15,10 +15,13 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
+from cl_robust.callbacks.base import AdversarialTraining
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
 from cl_robust.methods.base import RobustMethod
@@ -43,6 +46,13 @@ class RobustCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True})
+        # Optional adversarial training: an overlay config sets adversarial.class_path (none when absent).
+        parser.add_lightning_class_args(AdversarialTraining, "adversarial", subclass_mode=True, required=False)
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+        """Drop optional callback keys left unset: LightningCLI would pass None as a callback
+        (Lightning-AI/pytorch-lightning#21527)."""
+        return super()._instantiate_trainer(config, [callback for callback in callbacks if callback is not None])
 
 
 def run_lightning_cli(argv: Sequence[str]) -> RobustCLI:

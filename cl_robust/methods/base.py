@@ -68,6 +68,9 @@ class RobustMethod(L.LightningModule):
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self._loss_terms: dict[str, LossTerm] = {}
+        #: Weight of each named loss term in the summed loss (1 when absent; a term weighted 0 is
+        #: logged but not back-propagated). Adversarial callbacks set the clean/adversarial weights here.
+        self.loss_weights: dict[str, float] = {}
 
     # ----------------------------------------------------------------- model
     def forward(self, images: Tensor) -> Tensor:
@@ -111,7 +114,8 @@ class RobustMethod(L.LightningModule):
         losses = self.training_losses(batch, views)
         for term in list(self._loss_terms.values()):
             losses.update(term(self, batch, views))
-        loss = torch.stack([value.float() for value in losses.values()]).sum()
+        weights = {name: self.loss_weights.get(name, 1.0) for name in losses}
+        loss = torch.stack([weights[name] * value.float() for name, value in losses.items() if weights[name] != 0]).sum()
         batch_size = batch["x0"].shape[0]
         self.log_dict({f"train/{name}": value.detach() for name, value in losses.items()}, batch_size=batch_size)
         self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch_size)
