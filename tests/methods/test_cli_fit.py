@@ -62,3 +62,12 @@ def test_finetuning_from_each_scheme(pretrained: dict[str, Path], synthetic_root
     model.train()
     assert model.encoder.training == (mode == "full")
     assert model.classifier.training
+
+
+def test_wandb_logging_config_runs_without_network(synthetic_root: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    fit(["--config", str(CONFIGS / "pretrain" / "sl.yaml"), "--config", str(CONFIGS / "logging" / "wandb.yaml"),
+         *tiny_run_args(synthetic_root, steps=1)])
+    assert (tmp_path / "runs" / "pretrain" / "sl" / "checkpoints" / "last.ckpt").exists()
