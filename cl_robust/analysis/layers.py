@@ -57,7 +57,7 @@ class LayerRecorder:
             feats = rec.features()  # list in the order of layer_names
 
     Each forward of ``model`` starts a fresh recording, so ``features()`` returns the latest
-    forward. Hooks are removed on exit, also when the block raises. ``detach`` (default)
+    forward (when calling a submodule of ``model`` directly, call ``clear()`` between calls). Hooks are removed on exit, also when the block raises. ``detach`` (default)
     cuts the outputs from the autograd graph; ``to_cpu`` moves them to the CPU.
     """
 
@@ -85,7 +85,8 @@ class LayerRecorder:
         self._records: dict[str, list[Tensor]] = {}
         self._handles: list[RemovableHandle] = []
 
-    def _reset(self, *_: Any) -> None:
+    def clear(self, *_: Any) -> None:
+        """Forget recorded outputs; runs by itself at the start of every forward of ``model``."""
         self._records = {name: [] for name in self._targets}
 
     def _hook(self, module_name: str) -> Any:
@@ -100,8 +101,8 @@ class LayerRecorder:
         return record
 
     def __enter__(self) -> LayerRecorder:
-        self._reset()
-        self._handles.append(self.model.register_forward_pre_hook(self._reset))
+        self.clear()
+        self._handles.append(self.model.register_forward_pre_hook(self.clear))
         for module_name, module in self._targets.items():
             self._handles.append(module.register_forward_hook(self._hook(module_name)))
         return self
