@@ -8,7 +8,9 @@ replacement) fetches a batch with one indexing operation instead of per-sample P
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import lightning
 import torch
@@ -48,6 +50,46 @@ class TensorBatchDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> Batch:
         index = torch.as_tensor(indices, dtype=torch.int64)
         return self.images[index], self.labels[index]
+
+
+class ResumableDataLoader(DataLoader):
+    """A ``DataLoader`` that can restart an epoch where a checkpoint left it.
+
+    It remembers its shuffle generator's state at the start of each epoch. Given
+    ``resume=(epoch_start_state, batches_done)``, its first epoch replays that epoch's order and
+    skips the batches already trained on, so a run resumed from a mid-epoch checkpoint sees
+    exactly the batches an uninterrupted run would have seen.
+    """
+
+    def __init__(self, *args: Any, resume: tuple[Tensor | None, int] | None = None, **kwargs: Any) -> None:
+        # ``resume`` is an argument (not set later) so Lightning's re-creation of the loader with a
+        # distributed sampler keeps it.
+        super().__init__(*args, **kwargs)
+        self.epoch_start_state: Tensor | None = None
+        self._resume = resume
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        skip = 0
+        if self._resume is not None:
+            state, batches_done = self._resume
+            self._resume = None
+            if 0 < batches_done < len(self):
+                if state is not None and self.generator is not None:
+                    self.generator.set_state(state)
+                skip = batches_done
+        if self.generator is not None:
+            self.epoch_start_state = self.generator.get_state()
+        iterator = super().__iter__()
+        for _ in range(skip):
+            next(iterator)
+        yield from iterator
+
+    def state_dict(self) -> dict[str, Any]:
+        """Empty: the resume position lives in the data module's state (it knows the trained batches)."""
+        return {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Nothing to load (see :meth:`state_dict`); being stateful tells Lightning mid-epoch resume is exact."""
 
 
 def passthrough_collate(batch: Batch) -> Batch:
@@ -133,6 +175,7 @@ class CIFARDataModule(lightning.LightningDataModule):
         # One generator for every training loader: epochs (and reloaded loaders) get new orders,
         # the sequence of orders is fixed by ``seed``.
         self.shuffle_generator = torch.Generator().manual_seed(seed)
+        self._pending_resume: tuple[Tensor | None, int] | None = None
         self.classes: list[str] = []
         self.train_set: TensorBatchDataset | None = None
         self.val_set: TensorBatchDataset | None = None
@@ -198,10 +241,12 @@ class CIFARDataModule(lightning.LightningDataModule):
                 "images) and the last incomplete batch is dropped; lower batch_size"
             )
 
-    def _loader(self, dataset: TensorBatchDataset | None, batch_size: int, train: bool) -> DataLoader:
+    def _loader(self, dataset: TensorBatchDataset | None, batch_size: int, train: bool,
+                resume: tuple[Tensor | None, int] | None = None) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a data loader")
-        return DataLoader(
+        extra: dict[str, Any] = {"resume": resume} if train else {}
+        return (ResumableDataLoader if train else DataLoader)(
             dataset,
             batch_size=batch_size,
             shuffle=train,
@@ -210,11 +255,44 @@ class CIFARDataModule(lightning.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             generator=self.shuffle_generator if train else None,
+            **extra,
         )
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled (seeded by ``seed``) training batches, last incomplete batch dropped."""
-        return self._loader(self.train_set, self.batch_size, train=True)
+        resume, self._pending_resume = self._pending_resume, None
+        return self._loader(self.train_set, self.batch_size, train=True, resume=resume)
+
+    # ------------------------------------------------------------ resuming
+    def _training_loader(self) -> ResumableDataLoader | None:
+        trainer = self.trainer
+        loader = getattr(trainer.fit_loop, "_combined_loader", None) if trainer is not None else None
+        for candidate in getattr(loader, "flattened", []):
+            if isinstance(candidate, ResumableDataLoader):
+                return candidate
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where training stands in the data: saved in every checkpoint so a resumed run continues exactly.
+
+        Holds the shuffle generator's state at the start of the current epoch, the batches of the
+        epoch already trained on, and the global torch RNG state (which draws the augmentations).
+        """
+        state: dict[str, Any] = {"shuffle_generator": self.shuffle_generator.get_state(),
+                                 "torch_rng": torch.get_rng_state()}
+        loader = self._training_loader()
+        if loader is not None and loader.epoch_start_state is not None and self.trainer is not None:
+            state["epoch_start_generator"] = loader.epoch_start_state
+            state["batches_done"] = self.trainer.fit_loop.epoch_loop.batch_idx + 1
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the RNG states of :meth:`state_dict`; the next training epoch resumes mid-epoch if needed."""
+        if "shuffle_generator" in state_dict:
+            self.shuffle_generator.set_state(state_dict["shuffle_generator"])
+        if "torch_rng" in state_dict:
+            torch.set_rng_state(state_dict["torch_rng"])
+        self._pending_resume = (state_dict.get("epoch_start_generator"), int(state_dict.get("batches_done", 0)))
 
     def val_dataloader(self) -> DataLoader:
         """The held-out validation split when ``val_per_class`` > 0, else the test split."""
