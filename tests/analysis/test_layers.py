@@ -111,3 +111,16 @@ def test_all_module_names_skips_root_and_containers() -> None:
     assert "" not in names and "layer1" not in names and "layer2.0.downsample" not in names
     assert {"conv1", "layer1.0", "layer1.0.relu", "layer2.0.downsample.0", "fc"} <= set(names)
     assert len(names) == len(list(model.named_modules())) - 1 - 4 - 3  # root, 4 stages, 3 downsamples
+
+
+def test_direct_submodule_calls_accumulate_until_clear() -> None:
+    model = tiny_model()
+    with LayerRecorder(model, ["0"]) as rec:
+        model[0](torch.randn(2, 4))
+        model[0](torch.randn(2, 4))
+        with pytest.raises(ConfigError, match="ran 2 times"):
+            rec.features()
+        rec.clear()
+        x = torch.randn(3, 4)
+        model[0](x)
+        torch.testing.assert_close(rec.features()[0], model[0](x))
