@@ -1,5 +1,6 @@
 """Tiny modules and batches for the adversarial-callback tests."""
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -50,13 +51,21 @@ def make_module(name: str, deterministic_views: bool = True) -> RobustMethod:
     return module
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
+@contextmanager
+def one_thread() -> Iterator[None]:
     """One thread: tiny nets gain nothing from more, and spinning threads crawl on a busy machine."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
 
 
 @pytest.fixture
