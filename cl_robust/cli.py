@@ -8,20 +8,32 @@
 Any cl_robust module (or a user's own subclass) is chosen with ``model.class_path``;
 ``num_classes`` flows from the data module into the model. Problems with options, data or
 checkpoints print one line (``cl-robust: error: ...``) and exit with status 2.
+
+``cl-robust fit`` resumes by itself: run the same command again after a crash or a kill and it
+continues from the run's ``last.ckpt`` (``--ckpt_path`` chooses another checkpoint,
+``--ckpt_path null`` starts over). ``checkpoint.every_n_train_steps`` adds mid-epoch checkpoints.
+A NaN or infinite training loss stops the run with one line (``nan_guard``). Every run saves
+``versions.json`` (seed, library versions, command) beside ``config.yaml``.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import platform
 import sys
+import zipfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities import rank_zero_only
 
 from cl_robust.callbacks.base import AdversarialTraining
+from cl_robust.callbacks.nan_guard import NonFiniteLossError, NonFiniteLossGuard
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
 from cl_robust.methods.base import RobustMethod
@@ -33,6 +45,56 @@ TRAINER_DEFAULTS = {
     "default_root_dir": "runs",
     "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs"}},
 }
+
+
+VERSIONED_PACKAGES = ("cl_robust", "torch", "lightning", "lightly", "torchattacks", "torchmetrics", "torchvision")
+RUN_RECORD_KEY = "cl_robust_run"
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries that decide a run's numbers (None when absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = version(name.replace("_", "-"))
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+class RunRecord(SaveConfigCallback):
+    """Saves ``config.yaml`` and ``versions.json`` (seed, library versions, command line) in the
+    run's log folder, and the same record in every checkpoint under ``cl_robust_run``."""
+
+    def run_record(self) -> dict[str, object]:
+        return {"seed": self.config.get("seed_everything"), "versions": library_versions(), "argv": sys.argv}
+
+    def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
+        log_dir = trainer.log_dir
+        if log_dir is not None:
+            with open(os.path.join(log_dir, "versions.json"), "w") as file:
+                json.dump(self.run_record(), file, indent=2)
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+        checkpoint[RUN_RECORD_KEY] = self.run_record()
+
+
+def check_resume_checkpoint(path: str) -> None:
+    """ConfigError unless ``path`` is a complete checkpoint file (a kill while copying can truncate one)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"ckpt_path: no such file {path!r}; give a .ckpt written by cl-robust fit, "
+                          "'last' or null (start over)")
+    if not zipfile.is_zipfile(path):
+        raise ConfigError(f"ckpt_path: {path!r} is truncated or not a checkpoint (a run killed while writing it "
+                          "can leave this); delete or rename it to resume from another checkpoint in "
+                          f"{os.path.dirname(path) or '.'!r}, or pass --ckpt_path null to start over")
+
+
+@rank_zero_only
+def _announce(message: str) -> None:
+    print(f"cl-robust: {message}", flush=True)
 
 
 class RobustCLI(LightningCLI):
@@ -48,6 +110,26 @@ class RobustCLI(LightningCLI):
         parser.set_defaults({"checkpoint.save_last": True})
         # Optional adversarial training: an overlay config sets adversarial.class_path (none when absent).
         parser.add_lightning_class_args(AdversarialTraining, "adversarial", subclass_mode=True, required=False)
+        parser.add_lightning_class_args(NonFiniteLossGuard, "nan_guard")
+
+    def before_fit(self) -> None:
+        """Turn ``ckpt_path: last`` into the run's last checkpoint (checked) or a fresh start, and say which."""
+        config = self.config_init[self.subcommand]
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path == "last":
+            candidates = set()
+            for callback in self.trainer.checkpoint_callbacks:
+                if isinstance(callback, ModelCheckpoint):
+                    candidates |= callback._find_last_checkpoints(self.trainer)
+            if not candidates:
+                config["ckpt_path"] = None
+                _announce("starting fresh (no last checkpoint of this run yet)")
+                return
+            ckpt_path = max(candidates, key=os.path.getmtime)
+            config["ckpt_path"] = ckpt_path
+        if ckpt_path is not None and ckpt_path not in ("best", "hpc") and "://" not in str(ckpt_path):
+            check_resume_checkpoint(str(ckpt_path))
+            _announce(f"resuming from {ckpt_path}")
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         """Drop optional callback keys left unset: LightningCLI would pass None as a callback
@@ -55,11 +137,21 @@ class RobustCLI(LightningCLI):
         return super()._instantiate_trainer(config, [callback for callback in callbacks if callback is not None])
 
 
+def with_resume_default(argv: Sequence[str]) -> list[str]:
+    """``fit`` without ``--ckpt_path`` gets ``--ckpt_path last`` right after it (a config file may still set it)."""
+    argv = list(argv)
+    given = any(arg == "--ckpt_path" or arg.startswith("--ckpt_path=") for arg in argv)
+    if argv and argv[0] == "fit" and not given and "--help" not in argv and "-h" not in argv:
+        return ["fit", "--ckpt_path", "last", *argv[1:]]
+    return argv
+
+
 def run_lightning_cli(argv: Sequence[str]) -> RobustCLI:
     """Parse ``argv`` and run the chosen Trainer subcommand."""
     return RobustCLI(RobustMethod, CIFARDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                     args=list(argv), seed_everything_default=0, trainer_defaults=TRAINER_DEFAULTS,
-                     save_config_kwargs={"overwrite": True}, auto_configure_optimizers=False)
+                     args=with_resume_default(argv), seed_everything_default=0, trainer_defaults=TRAINER_DEFAULTS,
+                     save_config_callback=RunRecord, save_config_kwargs={"overwrite": True},
+                     auto_configure_optimizers=False)
 
 
 def _command(name: str) -> Callable[[Sequence[str]], int | None]:
@@ -67,8 +159,9 @@ def _command(name: str) -> Callable[[Sequence[str]], int | None]:
     return getattr(importlib.import_module(module_name), function_name)
 
 
-def find_config_error(error: BaseException) -> ConfigError | None:
-    """The ConfigError behind ``error``, if any (jsonargparse wraps errors raised while instantiating)."""
+def find_config_error(error: BaseException, kind: type[Exception] = ConfigError) -> Exception | None:
+    """The ``kind`` error (ConfigError) behind ``error``, if any (jsonargparse wraps errors raised while
+    instantiating)."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [error]
     while stack:
@@ -76,7 +169,7 @@ def find_config_error(error: BaseException) -> ConfigError | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ConfigError):
+        if isinstance(current, kind):
             return current
         stack += [current.__cause__, current.__context__]
     return None
@@ -92,10 +185,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_lightning_cli(argv)
     except Exception as error:
         config_error = find_config_error(error)
-        if config_error is None:
-            raise
-        print(f"cl-robust: error: {config_error}", file=sys.stderr)
-        sys.exit(2)
+        if config_error is not None:
+            print(f"cl-robust: error: {config_error}", file=sys.stderr)
+            sys.exit(2)
+        training_error = find_config_error(error, NonFiniteLossError)
+        if training_error is not None:
+            print(f"cl-robust: error: {training_error}", file=sys.stderr)
+            sys.exit(1)
+        raise
 
 
 if __name__ == "__main__":
