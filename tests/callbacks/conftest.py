@@ -1,6 +1,5 @@
 """Tiny modules and batches for the adversarial-callback tests."""
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -8,6 +7,8 @@ from torch import Tensor, nn
 
 from cl_robust.methods import FineTune, SimCLR, SupCon, SupervisedLearning
 from cl_robust.methods.base import Batch, RobustMethod
+
+from ..attacks.conftest import _single_thread  # noqa: F401  (autouse: tiny nets run on one thread)
 
 BATCH = 6
 SIZE = 16  # small images keep these tests fast; the backbone pools to a vector at any size
@@ -49,23 +50,6 @@ def make_module(name: str, deterministic_views: bool = True) -> RobustMethod:
         module.augment = FixedViews(1 if name == "supervised" else 2)
     module.train()
     return module
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """One thread: tiny nets gain nothing from more, and spinning threads crawl on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    with one_thread():
-        yield
 
 
 @pytest.fixture

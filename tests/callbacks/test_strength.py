@@ -7,6 +7,7 @@ from cl_robust.callbacks import (
     AdversarialFineTuning,
     AdversarialPretraining,
     AdversarialSupervised,
+    AdversarialTraining,
     trades_kl,
 )
 from cl_robust.methods.base import Batch, RobustMethod
@@ -26,17 +27,22 @@ def briefly_trained(name: str, batch: Batch, steps: int = 15) -> RobustMethod:
     return module
 
 
+def attacked(name: str, callback: AdversarialTraining, batch: Batch) -> RobustMethod:
+    """A briefly trained module on which ``callback`` has crafted one adversarial batch; left in eval mode."""
+    module = briefly_trained(name, batch)
+    callback.setup(None, module, "fit")  # type: ignore[arg-type]
+    callback.adversarial_losses(module, batch, module.augment(batch["x0"]))
+    return module.eval()
+
+
 @pytest.mark.parametrize(("name", "callback"), [
     ("simclr", AdversarialPretraining(eps=8 / 255, steps=3)),
     ("supcon", AdversarialPretraining(eps=8 / 255, steps=3)),
 ])
 def test_contrastive_adversarial_loss_exceeds_clean(name: str, callback: AdversarialPretraining,
                                                     batch: Batch) -> None:
-    module = briefly_trained(name, batch)
-    callback.setup(None, module, "fit")  # type: ignore[arg-type]
-    callback.adversarial_losses(module, batch, module.augment(batch["x0"]))
+    module = attacked(name, callback, batch)
     labels = batch["y"] if module.uses_labels else None
-    module.eval()
     with torch.no_grad():
         reference = module.embed(batch["x0"])
         clean = module.contrastive_loss(reference, module.embed(batch["x0"]), labels)
@@ -51,10 +57,7 @@ def test_contrastive_adversarial_loss_exceeds_clean(name: str, callback: Adversa
 ])
 def test_cross_entropy_adversarial_loss_exceeds_clean(name: str, callback: AdversarialSupervised,
                                                       batch: Batch) -> None:
-    module = briefly_trained(name, batch)
-    callback.setup(None, module, "fit")  # type: ignore[arg-type]
-    callback.adversarial_losses(module, batch, module.augment(batch["x0"]))
-    module.eval()
+    module = attacked(name, callback, batch)
     with torch.no_grad():
         clean_logits, adversarial_logits = module(batch["x0"]), module(callback.last_adversarial)
     clean, adversarial = F.cross_entropy(clean_logits, batch["y"]), F.cross_entropy(adversarial_logits, batch["y"])
@@ -65,12 +68,9 @@ def test_cross_entropy_adversarial_loss_exceeds_clean(name: str, callback: Adver
 
 def test_trades_attack_beats_random_noise_on_the_kl(batch: Batch) -> None:
     """TRADES's term KL(f(x) || f(x_adv)) is far larger at its attack than at random points of the ball."""
-    module = briefly_trained("finetune_full", batch)
     callback = AdversarialFineTuning(eps=8 / 255, steps=5, step_size=2 / 255, loss="trades")
-    callback.setup(None, module, "fit")  # type: ignore[arg-type]
-    callback.adversarial_losses(module, batch, module.augment(batch["x0"]))
+    module = attacked("finetune_full", callback, batch)
     noise = (batch["x0"] + torch.empty_like(batch["x0"]).uniform_(-8 / 255, 8 / 255)).clamp(0, 1)
-    module.eval()
     with torch.no_grad():
         clean_logits = module(batch["x0"])
         adversarial = trades_kl(clean_logits, module(callback.last_adversarial))

@@ -6,7 +6,8 @@ import pytest
 from cl_robust.cli import main
 from cl_robust.data.synthetic import write_synthetic_cifar
 
-from ..callbacks.conftest import _one_thread, one_thread  # noqa: F401  (autouse: one thread per test)
+from ..attacks.conftest import _one_thread as one_thread  # noqa: F401
+from ..attacks.conftest import _single_thread  # noqa: F401  (autouse: tiny nets run on one thread)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "configs"
 

@@ -40,6 +40,6 @@ def train_and_attack(root: str, adversarial: bool) -> tuple[float, float]:
 def test_pgd_adversarial_training_beats_standard_training_under_pgd(real_cifar_root: str) -> None:
     _, standard_robust = train_and_attack(real_cifar_root, adversarial=False)
     adversarial_clean, adversarial_robust = train_and_attack(real_cifar_root, adversarial=True)
-    # Measured (200 test images, PGD-5 eps 8/255): standard ~0.08, adversarial ~0.2; chance is 0.10.
+    # Measured (200 test images, PGD-5 eps 8/255): standard 0.11, adversarial 0.27 (clean 0.44 and 0.43).
     assert adversarial_robust > standard_robust + 0.05, (standard_robust, adversarial_robust)
     assert adversarial_clean > 0.2, adversarial_clean
