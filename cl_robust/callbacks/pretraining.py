@@ -68,7 +68,8 @@ class AdversarialPretraining(AdversarialTraining):
         self.last_adversarial = adversarial if self.pair else adversarial[1]
         features = module.encoder(torch.cat(adversarial))
         z1, z2 = module.projector(features).chunk(2)
-        loss = module.contrastive_loss(z1, z2, labels)
+        with torch.autocast(device_type=z1.device.type, enabled=False):  # the loss in float32 under AMP
+            loss = module.contrastive_loss(z1.float(), z2.float(), labels)
         adversarial_features = features.chunk(2)[1]
         self.log_adversarial_accuracy(module, module.classifier(adversarial_features.detach()), batch["y"])
         return {ADV_TERM: loss}
