@@ -27,6 +27,10 @@ import zipfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+import yaml
+from jsonargparse import ArgumentError
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
@@ -81,8 +85,12 @@ class RunRecord(SaveConfigCallback):
         checkpoint[RUN_RECORD_KEY] = self.run_record()
 
 
-def check_resume_checkpoint(path: str) -> None:
-    """ConfigError unless ``path`` is a complete checkpoint file (a kill while copying can truncate one)."""
+def check_resume_checkpoint(path: str, model: Any = None) -> None:
+    """ConfigError unless ``path`` is a complete training checkpoint (of ``model``'s architecture when given).
+
+    A kill while copying a checkpoint across file systems can truncate it; a foreign file gives
+    Lightning's long tracebacks. The file is memory-mapped, so checking costs little.
+    """
     if not os.path.isfile(path):
         raise ConfigError(f"ckpt_path: no such file {path!r}; give a .ckpt written by cl-robust fit, "
                           "'last' or null (start over)")
@@ -90,6 +98,22 @@ def check_resume_checkpoint(path: str) -> None:
         raise ConfigError(f"ckpt_path: {path!r} is truncated or not a checkpoint (a run killed while writing it "
                           "can leave this); delete or rename it to resume from another checkpoint in "
                           f"{os.path.dirname(path) or '.'!r}, or pass --ckpt_path null to start over")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception as error:
+        raise ConfigError(f"ckpt_path: {path!r} cannot be read ({type(error).__name__}); give a .ckpt written by "
+                          "cl-robust fit or pass --ckpt_path null to start over") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "loops" not in checkpoint:
+        raise ConfigError(f"ckpt_path: {path!r} is not a training checkpoint (no state_dict / loop state); "
+                          "to start from pretrained weights use the fine-tuning config's pretrained_checkpoint")
+    if model is not None:
+        expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
+        found = {name: tuple(value.shape) for name, value in checkpoint["state_dict"].items()}
+        if expected != found:
+            different = sorted(set(expected) ^ set(found)) or [n for n in expected if expected[n] != found[n]]
+            raise ConfigError(f"ckpt_path: {path!r} holds another model ({len(different)} tensors differ, e.g. "
+                              f"{different[0]!r}); resume with the options it was trained with, or pass "
+                              "--ckpt_path null to start over")
 
 
 @rank_zero_only
@@ -112,6 +136,14 @@ class RobustCLI(LightningCLI):
         parser.add_lightning_class_args(AdversarialTraining, "adversarial", subclass_mode=True, required=False)
         parser.add_lightning_class_args(NonFiniteLossGuard, "nan_guard")
 
+    def _parse_ckpt_path(self) -> None:
+        """Check an explicit ``ckpt_path`` before LightningCLI reads the hyperparameters stored in it."""
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and ckpt_path not in ("last", "best", "hpc") and "://" not in str(ckpt_path):
+            check_resume_checkpoint(str(ckpt_path))
+        super()._parse_ckpt_path()
+
     def before_fit(self) -> None:
         """Turn ``ckpt_path: last`` into the run's last checkpoint (checked) or a fresh start, and say which."""
         config = self.config_init[self.subcommand]
@@ -128,7 +160,7 @@ class RobustCLI(LightningCLI):
             ckpt_path = max(candidates, key=os.path.getmtime)
             config["ckpt_path"] = ckpt_path
         if ckpt_path is not None and ckpt_path not in ("best", "hpc") and "://" not in str(ckpt_path):
-            check_resume_checkpoint(str(ckpt_path))
+            check_resume_checkpoint(str(ckpt_path), self.model)
             _announce(f"resuming from {ckpt_path}")
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
@@ -146,10 +178,31 @@ def with_resume_default(argv: Sequence[str]) -> list[str]:
     return argv
 
 
+# Parse errors raise (and ``main`` prints one line) instead of printing the whole usage text.
+PARSER_KWARGS: dict[str, Any] = {"exit_on_error": False, **{name: {"exit_on_error": False}
+                                                           for name in ("fit", "validate", "test", "predict")}}
+
+
+def check_config_files(argv: Sequence[str]) -> None:
+    """ConfigError naming the file when a ``--config`` file is not valid YAML."""
+    for flag, value in zip(argv, argv[1:], strict=False):
+        if flag in ("-c", "--config") and os.path.isfile(value):
+            try:
+                with open(value) as file:
+                    yaml.safe_load(file)
+            except yaml.YAMLError as error:
+                where = getattr(error, "problem_mark", None)
+                line = f" line {where.line + 1}" if where is not None else ""
+                raise ConfigError(f"--config {value}: not valid YAML ({getattr(error, 'problem', None) or error}"
+                                  f"{',' if line else ''}{line})") from None
+
+
 def run_lightning_cli(argv: Sequence[str]) -> RobustCLI:
     """Parse ``argv`` and run the chosen Trainer subcommand."""
+    check_config_files(argv)
     return RobustCLI(RobustMethod, CIFARDataModule, subclass_mode_model=True, subclass_mode_data=True,
                      args=with_resume_default(argv), seed_everything_default=0, trainer_defaults=TRAINER_DEFAULTS,
+                     parser_kwargs=PARSER_KWARGS,
                      save_config_callback=RunRecord, save_config_kwargs={"overwrite": True},
                      auto_configure_optimizers=False)
 
@@ -175,6 +228,29 @@ def find_config_error(error: BaseException, kind: type[Exception] = ConfigError)
     return None
 
 
+def one_line(message: str) -> str:
+    """A multi-line parser message as one line: its first line and its most specific (last) one."""
+    lines = [line.strip(" -") for line in str(message).splitlines() if line.strip(" -")]
+    if len(lines) <= 1:
+        return lines[0] if lines else "invalid arguments"
+    return f"{lines[0].rstrip(':')}: {lines[-1]}"
+
+
+def user_error(error: BaseException) -> tuple[str, int] | None:
+    """(one-line message, exit status) for errors the user can fix; None for real bugs."""
+    config_error = find_config_error(error)
+    if config_error is not None:
+        return str(config_error), 2
+    for kind in (ArgumentError, MisconfigurationException):
+        found = find_config_error(error, kind)
+        if found is not None:
+            return one_line(str(found)), 2
+    training_error = find_config_error(error, NonFiniteLossError)
+    if training_error is not None:
+        return str(training_error), 1
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``cl-robust`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -184,15 +260,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.exit(code or 0)
         run_lightning_cli(argv)
     except Exception as error:
-        config_error = find_config_error(error)
-        if config_error is not None:
-            print(f"cl-robust: error: {config_error}", file=sys.stderr)
-            sys.exit(2)
-        training_error = find_config_error(error, NonFiniteLossError)
-        if training_error is not None:
-            print(f"cl-robust: error: {training_error}", file=sys.stderr)
-            sys.exit(1)
-        raise
+        known = user_error(error)
+        if known is None:
+            raise
+        message, status = known
+        print(f"cl-robust: error: {message}", file=sys.stderr)
+        sys.exit(status)
 
 
 if __name__ == "__main__":
