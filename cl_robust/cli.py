@@ -230,7 +230,9 @@ def find_config_error(error: BaseException, kind: type[Exception] = ConfigError)
 
 def one_line(message: str) -> str:
     """A multi-line parser message as one line: its first line and its most specific (last) one."""
-    lines = [line.strip(" -") for line in str(message).splitlines() if line.strip(" -")]
+    noise = ("Given value", "Subtypes", "Errors", "Does not validate", "tip:")
+    lines = [line.strip(" -") for line in str(message).splitlines()
+             if line.strip(" -") and not line.strip(" -").startswith(noise) and "NoneType" not in line]
     if len(lines) <= 1:
         return lines[0] if lines else "invalid arguments"
     return f"{lines[0].rstrip(':')}: {lines[-1]}"
