@@ -59,8 +59,8 @@ def _blend(images: Tensor, other: Tensor, factor: Tensor) -> Tensor:
 
 
 def adjust_brightness(images: Tensor, factor: Tensor) -> Tensor:
-    """Multiply by a per-sample ``factor`` ``[B]``."""
-    return _blend(images, torch.zeros_like(images), factor.view(-1, 1, 1, 1))
+    """Multiply by a per-sample ``factor`` ``[B]`` (torchvision's blend with black), clamped to [0, 1]."""
+    return (images * factor.view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
 
 
 def adjust_contrast(images: Tensor, factor: Tensor) -> Tensor:
@@ -74,43 +74,34 @@ def adjust_saturation(images: Tensor, factor: Tensor) -> Tensor:
     return _blend(images, grayscale(images), factor.view(-1, 1, 1, 1))
 
 
+#: Offsets n of the (r, g, b) channels in the HSV -> RGB formula ``v - c * clamp(min(k, 4 - k), 0, 1)``,
+#: ``k = (n + 6 h) mod 6``.
+_HSV_CHANNEL_OFFSETS = (5.0, 3.0, 1.0)
+
+
 def adjust_hue(images: Tensor, factor: Tensor) -> Tensor:
-    """Rotate hue by a per-sample ``factor`` in [-0.5, 0.5] (fraction of the colour circle)."""
-    hue, saturation, value = _rgb_to_hsv(images)
-    hue = torch.remainder(hue + factor.view(-1, 1, 1), 1.0)
-    return _hsv_to_rgb(hue, saturation, value)
+    """Rotate hue by a per-sample ``factor`` in [-0.5, 0.5] (fraction of the colour circle).
 
-
-def _rgb_to_hsv(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    Equal (to float rounding) to torchvision's RGB -> HSV -> shift -> RGB: value (the channel
+    maximum) and chroma (maximum - minimum) do not change under a hue rotation, so the result is
+    ``value - chroma * clamp(min(k, 4 - k), 0, 1)`` with ``k = (n + 6 hue) mod 6`` per channel,
+    which needs neither a saturation division nor a per-sector gather.
+    """
     red, green, blue = images.unbind(dim=1)
-    max_c = images.amax(dim=1)
-    min_c = images.amin(dim=1)
-    chroma = max_c - min_c
-    equal = max_c == min_c
-    saturation = chroma / torch.where(equal, torch.ones_like(max_c), max_c)
-    chroma_safe = torch.where(equal, torch.ones_like(chroma), chroma)
-    rc = (max_c - red) / chroma_safe
-    gc = (max_c - green) / chroma_safe
-    bc = (max_c - blue) / chroma_safe
-    hr = (max_c == red) * (bc - gc)
-    hg = ((max_c == green) & (max_c != red)) * (2.0 + rc - bc)
-    hb = ((max_c != green) & (max_c != red)) * (4.0 + gc - rc)
-    hue = torch.remainder((hr + hg + hb) / 6.0 + 1.0, 1.0)
-    return hue, saturation, max_c
-
-
-def _hsv_to_rgb(hue: Tensor, saturation: Tensor, value: Tensor) -> Tensor:
-    sector = torch.floor(hue * 6.0)
-    fraction = hue * 6.0 - sector
-    sector = sector.to(torch.int64) % 6
-    p = (value * (1.0 - saturation)).clamp(0.0, 1.0)
-    q = (value * (1.0 - saturation * fraction)).clamp(0.0, 1.0)
-    t = (value * (1.0 - saturation * (1.0 - fraction))).clamp(0.0, 1.0)
-    # For sectors 0..5 the (r, g, b) channels are: (v,t,p) (q,v,p) (p,v,t) (p,q,v) (t,p,v) (v,p,q)
-    candidates = torch.stack((value, q, p, p, t, value, t, value, value, q, p, p, p, p, t, value, value, q), dim=1)
-    candidates = candidates.view(-1, 3, 6, *hue.shape[1:])
-    index = sector.unsqueeze(1).unsqueeze(1).expand(-1, 3, 1, *hue.shape[1:])
-    return candidates.gather(2, index).squeeze(2)
+    value = images.amax(dim=1, keepdim=True)
+    chroma = value - images.amin(dim=1, keepdim=True)
+    safe_chroma = torch.where(chroma == 0, torch.ones_like(chroma), chroma).squeeze(1)
+    max_c = value.squeeze(1)
+    # Hue in sixths of the circle, as torchvision picks the sector: red first, then green, then blue.
+    sixths = torch.where(
+        max_c == red, (green - blue) / safe_chroma,
+        torch.where(max_c == green, 2.0 + (blue - red) / safe_chroma, 4.0 + (red - green) / safe_chroma),
+    )
+    sixths = torch.remainder(sixths + 6.0 * factor.view(-1, 1, 1), 6.0).unsqueeze(1)
+    offsets = images.new_tensor(_HSV_CHANNEL_OFFSETS).view(1, 3, 1, 1)
+    k = torch.remainder(sixths + offsets, 6.0)
+    weight = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+    return value - chroma * weight
 
 
 class ContrastiveViews(nn.Module):

@@ -27,6 +27,7 @@ from cl_robust.data.cifar import (
     load_image_folder,
     load_split,
 )
+from cl_robust.data.device_data import DeviceSplits, IndexBatch, IndexBatchDataset, check_on_device
 from cl_robust.errors import ConfigError, check_choice
 
 Batch = tuple[Tensor, Tensor]
@@ -133,7 +134,9 @@ class CIFARDataModule(lightning.LightningDataModule):
     ``per_class`` keeps the first N training images of each class; ``val_per_class`` holds out
     the last N of those as a validation split (else validation uses the test split);
     ``test_per_class`` keeps the first N test images of each class. ``root`` defaults to
-    ``$CL_ROBUST_DATA``, else ``./data``.
+    ``$CL_ROBUST_DATA``, else ``./data``. ``on_device``: keep each split on the model's device
+    and gather batches there from index batches (``"auto"``: whenever the trainer's device is not
+    a CPU; see :mod:`cl_robust.data.device_data`); the batches are the same either way.
     """
 
     def __init__(
@@ -148,19 +151,22 @@ class CIFARDataModule(lightning.LightningDataModule):
         download: bool = False,
         num_workers: int = 0,
         seed: int = 0,
+        on_device: bool | str = "auto",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         check_choice("dataset", dataset, DATASETS)
         self.dataset = dataset
         self._set_options(root if root is not None else default_root(), batch_size, eval_batch_size,
-                          per_class, val_per_class, test_per_class, num_workers, seed)
+                          per_class, val_per_class, test_per_class, num_workers, seed, on_device)
         self.download = download
         self.num_classes: int = len(CIFAR_CLASSES[dataset])
 
     def _set_options(self, root: str | os.PathLike, batch_size: int, eval_batch_size: int | None,
                      per_class: int | None, val_per_class: int, test_per_class: int | None,
-                     num_workers: int, seed: int) -> None:
+                     num_workers: int, seed: int, on_device: bool | str = "auto") -> None:
+        self.on_device = check_on_device(on_device)
+        self.device_splits = DeviceSplits()
         self._validate_common(batch_size, eval_batch_size, per_class, val_per_class, test_per_class, num_workers)
         if Path(root).expanduser().is_file():
             raise ConfigError(f"root '{root}' is a file; root must be the folder holding the data set")
@@ -241,10 +247,31 @@ class CIFARDataModule(lightning.LightningDataModule):
                 "images) and the last incomplete batch is dropped; lower batch_size"
             )
 
-    def _loader(self, dataset: TensorBatchDataset | None, batch_size: int, train: bool,
-                resume: tuple[Tensor | None, int] | None = None) -> DataLoader:
+    def gathers_on_device(self) -> bool:
+        """Whether loaders yield index batches that :meth:`transfer_batch_to_device` gathers on the device."""
+        if self.on_device != "auto":
+            return bool(self.on_device)
+        trainer = self.trainer
+        return trainer is not None and trainer.strategy.root_device.type != "cpu"
+
+    def _split(self, name: str) -> TensorBatchDataset:
+        dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[name]
         if dataset is None:
             raise RuntimeError("call setup() before asking for a data loader")
+        return dataset
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Gather an index batch on ``device`` from the split's copy there; move any other batch as usual."""
+        if isinstance(batch, IndexBatch):
+            dataset = self._split(batch.split)
+            return self.device_splits.gather(batch.split, dataset.images, dataset.labels, batch.indices, device)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def _loader(self, split: str, batch_size: int, train: bool,
+                resume: tuple[Tensor | None, int] | None = None) -> DataLoader:
+        dataset: Dataset = self._split(split)
+        if self.gathers_on_device():
+            dataset = IndexBatchDataset(len(dataset), split)
         extra: dict[str, Any] = {"resume": resume} if train else {}
         return (ResumableDataLoader if train else DataLoader)(
             dataset,
@@ -261,7 +288,7 @@ class CIFARDataModule(lightning.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """Shuffled (seeded by ``seed``) training batches, last incomplete batch dropped."""
         resume, self._pending_resume = self._pending_resume, None
-        return self._loader(self.train_set, self.batch_size, train=True, resume=resume)
+        return self._loader("train", self.batch_size, train=True, resume=resume)
 
     # ------------------------------------------------------------ resuming
     def _training_loader(self) -> ResumableDataLoader | None:
@@ -296,11 +323,11 @@ class CIFARDataModule(lightning.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         """The held-out validation split when ``val_per_class`` > 0, else the test split."""
-        return self._loader(self.val_set, self.eval_batch_size, train=False)
+        return self._loader("val", self.eval_batch_size, train=False)
 
     def test_dataloader(self) -> DataLoader:
         """The (subsetted) test split, in order, every image once."""
-        return self._loader(self.test_set, self.eval_batch_size, train=False)
+        return self._loader("test", self.eval_batch_size, train=False)
 
     def predict_dataloader(self) -> DataLoader:
         """Same as ``test_dataloader``."""
@@ -321,6 +348,7 @@ class ImageFolderDataModule(CIFARDataModule):
         image_size: int = 32,
         num_workers: int = 0,
         seed: int = 0,
+        on_device: bool | str = "auto",
     ) -> None:
         lightning.LightningDataModule.__init__(self)
         self.save_hyperparameters()
@@ -328,7 +356,7 @@ class ImageFolderDataModule(CIFARDataModule):
             raise ConfigError(f"image_size must be a positive integer, got {image_size!r}")
         self.dataset = "image_folder"
         self._set_options(root, batch_size, eval_batch_size, per_class, val_per_class, test_per_class,
-                          num_workers, seed)
+                          num_workers, seed, on_device)
         train_dir = Path(root).expanduser().absolute() / "train"
         if not train_dir.is_dir():
             raise DataNotFoundError(
