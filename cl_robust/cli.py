@@ -43,7 +43,9 @@ from cl_robust.errors import ConfigError
 from cl_robust.methods.base import RobustMethod
 
 # Commands that are not Trainer methods: name -> "module:function" taking argv.
-EXTRA_COMMANDS: dict[str, str] = {}
+EXTRA_COMMANDS: dict[str, str] = {
+    "study": "cl_robust.study.command:main",
+}
 
 TRAINER_DEFAULTS = {
     "default_root_dir": "runs",

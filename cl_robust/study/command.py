@@ -1,0 +1,84 @@
+"""``cl-robust study``: the whole grid in one command, resumable, ending in the report.
+
+    cl-robust study --config examples/study/smoke.yaml            # run (or resume) everything
+    cl-robust study --config examples/study/quick.yaml --list     # run ids, in dependency order
+    cl-robust study --config X --only 'pretrain-*'                # one phase / one cell (a glob)
+    cl-robust study --config X --report-only                      # report from what is there
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from cl_robust.data.synthetic import write_synthetic_cifar
+from cl_robust.errors import ConfigError
+from cl_robust.study.grid import StudySpec, load_spec
+from cl_robust.study.records import claim_output, is_done
+from cl_robust.study.report import print_summary, write_report
+from cl_robust.study.runner import StudyRunner, check_prerequisites
+
+SYNTHETIC_DEFAULTS = {"train_per_class": 16, "test_per_class": 8}
+
+
+class StudyParser(argparse.ArgumentParser):
+    """argparse raising ConfigError, so ``cl-robust`` prints one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"study: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = StudyParser(prog="cl-robust study", description=__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="the study's grid file (YAML)")
+    parser.add_argument("--output", default=None, help="results folder (default: the grid's output:, "
+                                                       "else results/<name>)")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--list", action="store_true", help="print the run ids in dependency order and stop")
+    action.add_argument("--report-only", action="store_true", help="write the report from the finished runs")
+    parser.add_argument("--only", action="append", default=None, metavar="GLOB",
+                        help="run only the runs matching this id or glob (repeatable); their "
+                             "prerequisites must be done or selected too")
+    return parser
+
+
+def prepare_synthetic_data(spec: StudySpec) -> None:
+    """With ``data.source: synthetic``, write a generated CIFAR into ``<out>/data`` (once)."""
+    data = spec.option("data")
+    if data.get("source") != "synthetic":
+        return
+    sizes = {**SYNTHETIC_DEFAULTS, **(data.get("synthetic") or {})}
+    for dataset in spec.raw["datasets"]:
+        marker = spec.output / "data" / f".{dataset}-written"
+        if not marker.is_file():
+            write_synthetic_cifar(spec.output / "data", dataset, layout="torchvision", **sizes)
+            marker.write_text("done\n")
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the study command; returns the exit status (1 when a run failed)."""
+    args = build_parser().parse_args(list(argv))
+    spec = load_spec(args.config, args.output)
+    console = Console()
+    if args.list:
+        for run in spec.runs:
+            console.print(run.run_id + ("  (done)" if is_done(spec.output, run.run_id) else ""), highlight=False)
+        return 0
+    claim_output(spec)
+    outcomes = {}
+    if not args.report_only:
+        selected = None
+        if args.only:
+            selected = [run for run in spec.runs if any(run in spec.select(pattern) for pattern in args.only)]
+            if not selected:
+                raise ConfigError(f"--only {' '.join(args.only)} matches no run id; see --list")
+            check_prerequisites(spec, selected)
+        prepare_synthetic_data(spec)
+        outcomes = StudyRunner(spec, console, selected).run()
+    summary = write_report(spec)
+    print_summary(console, summary)
+    console.print(f"report: {spec.output / 'report.md'}  summary: {spec.output / 'summary.json'}", highlight=False)
+    return 1 if any(outcome.status == "failed" for outcome in outcomes.values()) else 0

@@ -1,0 +1,73 @@
+"""A warm process that has imported torch, Lightning and every ``cl-robust`` command once, and
+forks one child per run: each run is still its own process (own output, exit status, kill),
+without paying the seconds of imports every time.
+
+Protocol (one JSON object a line): the study writes ``{"argv": [...], "log": path}`` to its
+stdin; the server forks, runs ``cl_robust.cli.main(argv)`` in the child with stdout and stderr
+appended to ``log``, and writes ``{"code": status}`` when the child ends. The server itself never
+runs a torch operation, so forked children never inherit a busy thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+
+def preload() -> None:
+    """Import what every run needs."""
+    import cl_robust.cli as cli
+
+    for name in cli.EXTRA_COMMANDS:
+        try:
+            cli._command(name)
+        except Exception:  # a command that fails to import fails in its own run, with its own log
+            pass
+
+
+def run_child(argv: Sequence[str], log: str) -> None:
+    """In the forked process: output to ``log``, run the command, exit with its status."""
+    code = 1
+    try:
+        descriptor = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(descriptor, 1)
+        os.dup2(descriptor, 2)
+        sys.stdin.close()
+        sys.argv = ["cl-robust", *argv]
+        from cl_robust.cli import main
+
+        try:
+            main(list(argv))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def serve() -> None:
+    """Answer requests on stdin until it closes."""
+    preload()
+    reply = sys.stdout
+    sys.stdout = sys.stderr
+    reply.write(json.dumps({"ready": True}) + "\n")
+    reply.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            run_child(request["argv"], request["log"])
+        _, status = os.waitpid(pid, 0)
+        reply.write(json.dumps({"code": os.waitstatus_to_exitcode(status)}) + "\n")
+        reply.flush()
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,266 @@
+"""The study grid: one YAML file, checked up front, expanded into a DAG of runs.
+
+A *cell* is one (dataset, scheme, scenario, training eps). Each cell needs a pretraining run
+(shared between cells), usually a fine-tuning run, and then an evaluation and an analysis of
+the cell's final checkpoint. Run ids are ``<phase>-<dataset>-<scheme>-<scenario>[-eps<k>]``,
+for example ``pretrain-cifar10-cl-at-eps8`` or ``evaluate-cifar100-scl-st_full_at-eps8``.
+
+Scenario -> phases (see the study description):
+
+======================  ==================  =============================================
+scenario                pretraining         fine-tuning
+======================  ==================  =============================================
+``st``                  standard            standard linear probe (sl: none, the classifier)
+``at``                  adversarial         standard linear probe (sl: none)
+``partial_at``          adversarial         adversarial linear probe
+``full_at``             adversarial         adversarial full fine-tuning
+``st_partial_at``       standard            adversarial linear probe
+``st_full_at``          standard            adversarial full fine-tuning
+======================  ==================  =============================================
+
+For ``sl``, ``full_at`` fine-tunes the adversarially trained classifier, as ``full_at`` does
+for cl and scl (the reference's sl ``full_at`` redundancy, 0.751, sits next to its ``at``,
+0.756); ``st_full_at`` fine-tunes the standard one.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cl_robust.attacks import parse_eps
+from cl_robust.errors import ConfigError
+
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100")
+SCHEMES: tuple[str, ...] = ("sl", "cl", "scl")
+PHASES: tuple[str, ...] = ("pretrain", "finetune", "evaluate", "analyze")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How a scenario is trained: pretraining kind, fine-tuning mode (None: no fine-tuning), attack in it."""
+
+    pretraining: str
+    finetune_mode: str | None
+    adversarial_finetune: bool
+
+    @property
+    def uses_eps(self) -> bool:
+        return self.pretraining == "at" or self.adversarial_finetune
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "st": Scenario("st", "linear", False),
+    "at": Scenario("at", "linear", False),
+    "partial_at": Scenario("at", "linear", True),
+    "full_at": Scenario("at", "full", True),
+    "st_partial_at": Scenario("st", "linear", True),
+    "st_full_at": Scenario("st", "full", True),
+}
+VALID_SCENARIOS: dict[str, tuple[str, ...]] = {
+    "cl": tuple(SCENARIOS),
+    "scl": tuple(SCENARIOS),
+    "sl": ("st", "at", "full_at", "st_full_at"),
+}
+#: Keys of the grid file; anything else is refused (a typo would silently do nothing).
+KEYS: tuple[str, ...] = (
+    "name", "output", "datasets", "schemes", "scenarios", "eps", "backbone", "seed", "data", "pretrain",
+    "finetune", "attack", "evaluate", "analyze", "trainer", "checkpoint", "wandb", "overrides", "configs",
+    "launcher",
+)
+#: Keys that do not change any result: editing them keeps the study's identity.
+NEUTRAL_KEYS: tuple[str, ...] = ("output", "launcher")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One node of the DAG: a training run, an evaluation or an analysis."""
+
+    run_id: str
+    phase: str
+    dataset: str
+    scheme: str
+    scenario: str
+    eps: str | None
+    needs: tuple[str, ...] = ()
+    #: For fine-tuning, evaluation and analysis: the run whose ``last.ckpt`` is the input.
+    source: str | None = None
+    finetune_mode: str | None = None
+    adversarial: bool = False
+
+    @property
+    def cell(self) -> tuple[str, str, str, str | None]:
+        return (self.dataset, self.scheme, self.scenario, self.eps)
+
+
+@dataclass
+class StudySpec:
+    """A checked grid file (``raw`` keeps every option as written, with defaults filled in)."""
+
+    raw: dict[str, Any]
+    base_dir: Path
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.raw["name"]
+
+    @property
+    def output(self) -> Path:
+        return Path(self.raw["output"])
+
+    def option(self, key: str) -> dict[str, Any]:
+        """A section of the grid (``data``, ``pretrain``, ...) as a dict (empty when absent)."""
+        return dict(self.raw.get(key) or {})
+
+    @property
+    def spec_hash(self) -> str:
+        """Identity of the study: the hash of every option that changes results."""
+        kept = {key: value for key, value in self.raw.items() if key not in NEUTRAL_KEYS}
+        return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def run(self, run_id: str) -> Run:
+        return {run.run_id: run for run in self.runs}[run_id]
+
+    def cells(self) -> list[Run]:
+        """The evaluation run of every cell, in grid order."""
+        return [run for run in self.runs if run.phase == "evaluate"]
+
+    def select(self, pattern: str) -> list[Run]:
+        """Runs whose id matches ``pattern`` (a run id or a shell glob)."""
+        return [run for run in self.runs if fnmatch.fnmatchcase(run.run_id, pattern)]
+
+
+def eps_tag(eps: str) -> str:
+    """``8/255`` -> ``eps8``; a value that is no whole multiple of 1/255 -> ``eps0p05``."""
+    value = parse_eps(eps, "eps")
+    steps = value * 255
+    if math.isclose(steps, round(steps), abs_tol=1e-6):
+        return f"eps{round(steps)}"
+    return "eps" + f"{value:g}".replace(".", "p")
+
+
+def _as_list(key: str, value: Any) -> list[Any]:
+    if value is None:
+        raise ConfigError(f"{key} is required")
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _check_names(key: str, names: list[Any], valid: tuple[str, ...], scope: str = "") -> None:
+    for name in names:
+        if name not in valid:
+            raise ConfigError(f"{key}: unknown {scope}{key.rstrip('s')} {name!r}; valid: {', '.join(valid)}")
+
+
+def _scenarios(raw: Any, schemes: list[str]) -> dict[str, list[str]]:
+    """``all``, one list for every scheme, or a mapping scheme -> list."""
+    if raw is None or raw == "all":
+        return {scheme: list(VALID_SCENARIOS[scheme]) for scheme in schemes}
+    if isinstance(raw, dict):
+        _check_names("schemes", list(raw), SCHEMES, "")
+        missing = [scheme for scheme in schemes if scheme not in raw]
+        if missing:
+            raise ConfigError(f"scenarios: no list for scheme(s) {', '.join(missing)}; give one or use 'all'")
+        chosen = {scheme: _as_list(f"scenarios.{scheme}", raw[scheme]) for scheme in schemes}
+    else:
+        chosen = {scheme: _as_list("scenarios", raw) for scheme in schemes}
+    for scheme, names in chosen.items():
+        _check_names("scenarios", names, tuple(SCENARIOS))
+        invalid = [name for name in names if name not in VALID_SCENARIOS[scheme]]
+        if invalid:
+            raise ConfigError(f"scenarios: {', '.join(invalid)} not defined for scheme {scheme!r}; valid for "
+                              f"{scheme}: {', '.join(VALID_SCENARIOS[scheme])} (give scenarios per scheme)")
+    return chosen
+
+
+def expand(datasets: list[str], scenarios: dict[str, list[str]], eps_list: list[str]) -> list[Run]:
+    """All runs of the grid in an order where every run comes after what it needs."""
+    pretrain: dict[str, Run] = {}
+    finetune: list[Run] = []
+    cells: list[Run] = []
+    for dataset in datasets:
+        for scheme, names in scenarios.items():
+            for name in names:
+                scenario = SCENARIOS[name]
+                for eps in (eps_list if scenario.uses_eps else [None]):
+                    tag = f"-{eps_tag(eps)}" if eps is not None else ""
+                    pre_tag = tag if scenario.pretraining == "at" else ""
+                    pre_id = f"pretrain-{dataset}-{scheme}-{scenario.pretraining}{pre_tag}"
+                    pretrain.setdefault(pre_id, Run(pre_id, "pretrain", dataset, scheme, scenario.pretraining,
+                                                    eps if scenario.pretraining == "at" else None,
+                                                    adversarial=scenario.pretraining == "at"))
+                    source = pre_id
+                    suffix = f"{dataset}-{scheme}-{name}{tag}"
+                    if not (scheme == "sl" and name in ("st", "at")):
+                        source = f"finetune-{suffix}"
+                        finetune.append(Run(source, "finetune", dataset, scheme, name, eps, (pre_id,), pre_id,
+                                            scenario.finetune_mode, scenario.adversarial_finetune))
+                    for phase in ("evaluate", "analyze"):
+                        cells.append(Run(f"{phase}-{suffix}", phase, dataset, scheme, name, eps, (source,), source))
+    return [*pretrain.values(), *finetune, *cells]
+
+
+def check_spec(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate names and fill defaults; returns the normalised grid (raises ConfigError)."""
+    if not isinstance(raw, dict):
+        raise ConfigError("the study file must be a YAML mapping (name:, datasets:, schemes:, ...)")
+    unknown = [key for key in raw if key not in KEYS]
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} in the study file; valid: {', '.join(KEYS)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ConfigError(f"name must be a non-empty word (the study's folder and W&B group), got {name!r}")
+    datasets = _as_list("datasets", raw.get("datasets"))
+    _check_names("datasets", datasets, DATASETS)
+    schemes = _as_list("schemes", raw.get("schemes"))
+    _check_names("schemes", schemes, SCHEMES)
+    scenarios = _scenarios(raw.get("scenarios", "all"), schemes)
+    eps_list = [str(eps) for eps in _as_list("eps", raw.get("eps", ["8/255"]))]
+    for eps in eps_list:
+        if parse_eps(eps, "eps") <= 0:
+            raise ConfigError(f"eps: training eps must be > 0, got {eps!r}")
+    overrides = raw.get("overrides") or []
+    for index, override in enumerate(overrides):
+        if not isinstance(override, dict) or set(override) != {"runs", "set"}:
+            raise ConfigError(f"overrides[{index}] must be a mapping with 'runs' (run id or glob) and 'set' "
+                              "(dotted key -> value)")
+    data = dict(raw.get("data") or {})
+    source = data.get("source", "files")
+    if source not in ("files", "synthetic"):
+        raise ConfigError(f"data.source must be 'files' or 'synthetic', got {source!r}")
+    launcher = raw.get("launcher", "auto")
+    if launcher not in ("auto", "fork", "subprocess"):
+        raise ConfigError(f"launcher must be one of 'auto', 'fork', 'subprocess'; got {launcher!r}")
+    return {**raw, "output": str(raw.get("output") or f"results/{name}"), "datasets": datasets, "schemes": schemes,
+            "scenarios": scenarios, "eps": eps_list, "backbone": raw.get("backbone", "resnet18"),
+            "seed": int(raw.get("seed", 0)), "overrides": overrides, "launcher": launcher,
+            "data": {**data, "source": source}, "wandb": raw.get("wandb", False)}
+
+
+def load_spec(path: str | Path, output: str | Path | None = None) -> StudySpec:
+    """Read, check and expand the grid file at ``path`` (``output`` replaces its ``output:``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"study file {str(path)!r} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"study file {str(path)!r} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if isinstance(raw, dict) and output is not None:
+        raw["output"] = str(output)
+    return spec_from_dict(raw, path.resolve().parent)
+
+
+def spec_from_dict(raw: dict[str, Any], base_dir: Path) -> StudySpec:
+    """A checked, expanded study from an already-read grid mapping."""
+    normal = check_spec(raw)
+    spec = StudySpec(normal, base_dir)
+    spec.runs = expand(normal["datasets"], normal["scenarios"], normal["eps"])
+    return spec

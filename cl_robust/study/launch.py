@@ -1,0 +1,99 @@
+"""Running one ``cl-robust`` command as a child process, its output in a log file.
+
+``subprocess`` starts ``python -m cl_robust.cli ARGS`` (exactly the run's ``command.txt``) for
+each run. ``fork`` asks a warm fork server (:mod:`cl_robust.study.forkserver`) to run the same
+entry point in a forked child: same command, own process and exit status, without the seconds
+of imports per run that dominate small runs. ``auto`` forks unless the trainer spans several
+devices (DDP relaunches its own script, so it needs a real command line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+POLL_SECONDS = 0.25
+Tick = Callable[[], None]
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The shell command that repeats a run by hand."""
+    return shlex.join([sys.executable, "-m", "cl_robust.cli", *argv])
+
+
+def choose_launcher(launcher: str, trainer: dict[str, Any]) -> str:
+    """``fork`` or ``subprocess`` for the grid's ``launcher`` and trainer settings."""
+    if launcher != "auto":
+        return launcher
+    single = str(trainer.get("devices", 1)) in ("1", "auto") and "ddp" not in str(trainer.get("strategy", ""))
+    return "fork" if single and hasattr(os, "fork") else "subprocess"
+
+
+def _wait(process: subprocess.Popen, tick: Tick) -> None:
+    while process.poll() is None:
+        tick()
+        time.sleep(POLL_SECONDS)
+
+
+class SubprocessLauncher:
+    """A fresh ``python -m cl_robust.cli`` per run."""
+
+    def run(self, argv: Sequence[str], log: Path, tick: Tick) -> int:
+        with open(log, "ab") as stream:
+            process = subprocess.Popen([sys.executable, "-m", "cl_robust.cli", *argv], stdout=stream,
+                                       stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            _wait(process, tick)
+        return process.returncode
+
+    def close(self) -> None:
+        pass
+
+
+class ForkServerLauncher:
+    """Runs through one warm fork server, started on the first run."""
+
+    def __init__(self) -> None:
+        self.server: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        server = subprocess.Popen([sys.executable, "-m", "cl_robust.study.forkserver"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, bufsize=1)
+        ready = server.stdout.readline() if server.stdout else ""
+        if not ready:
+            raise RuntimeError("the study's fork server did not start; set launcher: subprocess")
+        return server
+
+    def run(self, argv: Sequence[str], log: Path, tick: Tick) -> int:
+        if self.server is None or self.server.poll() is not None:
+            self.server = self._start()
+        assert self.server.stdin is not None and self.server.stdout is not None
+        self.server.stdin.write(json.dumps({"argv": list(argv), "log": str(log)}) + "\n")
+        self.server.stdin.flush()
+        while True:
+            readable, _, _ = select.select([self.server.stdout], [], [], POLL_SECONDS)
+            if readable:
+                line = self.server.stdout.readline()
+                if not line:
+                    self.server = None
+                    return -9
+                return int(json.loads(line)["code"])
+            tick()
+
+    def close(self) -> None:
+        if self.server is not None and self.server.poll() is None:
+            assert self.server.stdin is not None
+            self.server.stdin.close()
+            self.server.wait()
+        self.server = None
+
+
+def make_launcher(name: str) -> SubprocessLauncher | ForkServerLauncher:
+    return ForkServerLauncher() if name == "fork" else SubprocessLauncher()

@@ -1,0 +1,185 @@
+"""Resumable execution of the study's runs, in DAG order, one child process each.
+
+A run with ``done.json`` is skipped. A training run killed midway restarts from its
+``checkpoints/last.ckpt``. A failed run records ``failed.json`` (exit status and the last
+lines of its log); the runs that need it are skipped, with the reason, and the rest go on.
+"""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cl_robust.errors import ConfigError
+from cl_robust.study.configs import compose
+from cl_robust.study.grid import Run, StudySpec
+from cl_robust.study.launch import choose_launcher, command_line, make_launcher
+from cl_robust.study.records import DONE_FILE, FAILED_FILE, is_done, read_json, run_dir, write_json
+from cl_robust.study.tools import result_file, tool_argv
+
+ERROR_LINES = 15
+
+
+@dataclass
+class Outcome:
+    """What happened to one run in this invocation."""
+
+    run_id: str
+    status: str  # done | cached | failed | skipped
+    seconds: float = 0.0
+    reason: str = ""
+
+
+def last_checkpoint(output: Path, run_id: str) -> Path:
+    return run_dir(output, run_id) / "checkpoints" / "last.ckpt"
+
+
+def readable_checkpoint(path: Path) -> bool:
+    """A complete checkpoint (torch's zip format; a file cut short by a kill has no central directory)."""
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
+def check_prerequisites(spec: StudySpec, selected: list[Run]) -> None:
+    """Refuse a selection whose runs need a run that is neither done nor selected."""
+    chosen = {run.run_id for run in selected}
+    for run in selected:
+        for need in run.needs:
+            if need not in chosen and not is_done(spec.output, need):
+                raise ConfigError(f"run {run.run_id!r} needs {need!r}, which is not done; run it first "
+                                  f"(--only {need}) or select both")
+
+
+class StudyRunner:
+    """Runs the selected runs of ``spec`` (all by default), skipping the finished ones."""
+
+    def __init__(self, spec: StudySpec, console: Console, selected: list[Run] | None = None) -> None:
+        self.spec = spec
+        self.console = console
+        self.selected = spec.runs if selected is None else selected
+        self.outcomes: dict[str, Outcome] = {}
+        self.launcher = make_launcher(choose_launcher(spec.raw["launcher"], spec.option("trainer")))
+        self.durations: dict[str, list[float]] = {}
+
+    # ------------------------------------------------------------------ timing
+    def _record_duration(self, run: Run, seconds: float) -> None:
+        self.durations.setdefault(run.phase, []).append(seconds)
+
+    def _estimate(self, run: Run) -> float | None:
+        times = self.durations.get(run.phase) or [t for values in self.durations.values() for t in values]
+        return sum(times) / len(times) if times else None
+
+    def _eta(self, pending: list[Run], running_since: float) -> str:
+        estimates = [self._estimate(run) for run in pending]
+        if not pending or any(value is None for value in estimates):
+            return "ETA: after the first run of each phase" if pending else ""
+        left = sum(value for value in estimates if value is not None) - (time.monotonic() - running_since)
+        return f"ETA {max(0.0, left) / 60:.1f} min"
+
+    # --------------------------------------------------------------- execution
+    def _argv(self, run: Run, folder: Path) -> tuple[list[str], str | None]:
+        """The ``cl-robust`` arguments of ``run`` and the checkpoint it resumes from (if any)."""
+        source = last_checkpoint(self.spec.output, run.source) if run.source else None
+        if run.phase in ("evaluate", "analyze"):
+            assert source is not None
+            return tool_argv(self.spec, run, source, folder), None
+        config_path = folder / "config.yaml"
+        config_path.write_text(yaml.safe_dump(compose(self.spec, run, folder, source), sort_keys=False))
+        argv = ["fit", "--config", str(config_path)]
+        last = last_checkpoint(self.spec.output, run.run_id)
+        if readable_checkpoint(last):
+            return [*argv, "--ckpt_path", str(last)], str(last)
+        return argv, None
+
+    def _succeeded(self, run: Run, folder: Path, code: int) -> bool:
+        if code != 0:
+            return False
+        if run.phase in ("pretrain", "finetune"):
+            return last_checkpoint(self.spec.output, run.run_id).is_file()
+        return result_file(run, folder).is_file()
+
+    def execute(self, run: Run, tick: Callable[[], None]) -> Outcome:
+        """Run one run now; record done.json or failed.json."""
+        folder = run_dir(self.spec.output, run.run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / FAILED_FILE).unlink(missing_ok=True)
+        log = folder / "stdout.log"
+        argv, resumed_from = self._argv(run, folder)
+        (folder / "command.txt").write_text(command_line(argv) + "\n")
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        header = f"==== {started} {run.run_id}: " + (f"resuming from {resumed_from}" if resumed_from else "start")
+        with open(log, "a") as stream:
+            stream.write(f"{header}\n$ {command_line(argv)}\n")
+        offset = log.stat().st_size
+        begin = time.monotonic()
+        code = self.launcher.run(argv, log, tick)
+        seconds = time.monotonic() - begin
+        if self._succeeded(run, folder, code):
+            write_json(folder / DONE_FILE, {"run_id": run.run_id, "phase": run.phase, "seconds": round(seconds, 2),
+                                            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                            "resumed_from": resumed_from, "command": command_line(argv)})
+            return Outcome(run.run_id, "done", seconds)
+        with open(log, errors="replace") as stream:
+            stream.seek(offset)
+            lines = [line.rstrip() for line in stream.read().splitlines() if line.strip()]
+        error = lines[-ERROR_LINES:] or [f"exit status {code}, no output"]
+        if code == 0:
+            error.append("the command exited 0 but wrote no checkpoint / result file")
+        write_json(folder / FAILED_FILE, {"run_id": run.run_id, "returncode": code, "seconds": round(seconds, 2),
+                                          "error": error, "log": str(log)})
+        return Outcome(run.run_id, "failed", seconds, error[-1])
+
+    def _blocked_by(self, run: Run) -> str | None:
+        for need in run.needs:
+            outcome = self.outcomes.get(need)
+            if outcome is not None and outcome.status in ("failed", "skipped"):
+                return need
+        return None
+
+    def run(self) -> dict[str, Outcome]:
+        """Run every selected run that is not done; returns each selected run's outcome."""
+        for run in self.spec.runs:
+            path = run_dir(self.spec.output, run.run_id) / DONE_FILE
+            if path.is_file():
+                self._record_duration(run, float(read_json(path).get("seconds", 0.0)))
+        pending = [run for run in self.selected if not is_done(self.spec.output, run.run_id)]
+        for run in self.selected:
+            if run not in pending:
+                self.outcomes[run.run_id] = Outcome(run.run_id, "cached")
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[eta]}"))
+        with Progress(*columns, console=self.console, auto_refresh=False, transient=False) as progress:
+            task = progress.add_task(self.spec.name, total=len(pending), eta="")
+            for index, run in enumerate(pending):
+                blocker = self._blocked_by(run)
+                if blocker is not None:
+                    self.outcomes[run.run_id] = Outcome(run.run_id, "skipped", reason=f"needs {blocker}, which "
+                                                        f"{self.outcomes[blocker].status}")
+                    progress.update(task, advance=1)
+                    continue
+                begin = time.monotonic()
+                remaining = pending[index:]
+
+                def tick(remaining: list[Run] = remaining, begin: float = begin) -> None:
+                    progress.update(task, eta=self._eta(remaining, begin))
+                    progress.refresh()
+
+                progress.update(task, description=f"[{run.phase}] {run.run_id}")
+                tick()
+                outcome = self.execute(run, tick)
+                self.outcomes[run.run_id] = outcome
+                if outcome.status == "done":
+                    self._record_duration(run, outcome.seconds)
+                mark = "[green]done[/]" if outcome.status == "done" else f"[red]FAILED[/] ({outcome.reason})"
+                progress.console.print(f"{run.run_id}: {mark} in {outcome.seconds:.1f} s")
+                progress.update(task, advance=1, description=self.spec.name)
+            progress.refresh()
+        self.launcher.close()
+        return self.outcomes

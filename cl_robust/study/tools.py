@@ -1,0 +1,79 @@
+"""The study's view of ``cl-robust evaluate`` and ``cl-robust analyze``: their arguments and result files.
+
+Only this file knows those commands' options and file formats; the runner and the report
+go through it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cl_robust.study.grid import Run, StudySpec
+from cl_robust.study.records import read_json
+
+RESULT_FILES: dict[str, str] = {"evaluate": "robustness.json", "analyze": "analysis.json"}
+
+
+def option_args(options: dict[str, Any]) -> list[str]:
+    """``{"attacks": ["clean", "fgsm"], "batch_size": 64}`` -> ``["--attacks", "clean", "fgsm", "--batch_size", "64"]``."""
+    args: list[str] = []
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        args.append(f"--{key}")
+        if value is True:
+            continue
+        args += [str(item) for item in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return args
+
+
+def data_args(spec: StudySpec, run: Run) -> list[str]:
+    """The data options both commands share (same data set, root and test subset as training)."""
+    data = spec.option("data")
+    root = str(spec.output / "data") if data.get("source") == "synthetic" else data.get("root")
+    args = ["--data.dataset", run.dataset]
+    if root is not None:
+        args += ["--data.root", str(root)]
+    if data.get("test_per_class") is not None:
+        args += ["--data.test_per_class", str(data["test_per_class"])]
+    return args
+
+
+def tool_argv(spec: StudySpec, run: Run, checkpoint: Path, output: Path) -> list[str]:
+    """``cl-robust`` arguments of an evaluation or analysis run of ``checkpoint``."""
+    options = spec.option(run.phase)
+    device = spec.option("trainer").get("accelerator")
+    if device in ("cpu", "cuda", "gpu") and "device" not in options:
+        options["device"] = "cuda" if device == "gpu" else device
+    if spec.raw.get("wandb") and run.phase == "evaluate":
+        options.setdefault("wandb", True)
+    return [run.phase, "--checkpoint", str(checkpoint), "--output", str(output), *data_args(spec, run),
+            "--seed", str(spec.raw["seed"]), *option_args(options)]
+
+
+def result_file(run: Run, run_dir: Path) -> Path:
+    return run_dir / RESULT_FILES[run.phase]
+
+
+def read_robustness(run_dir: Path) -> list[dict[str, Any]]:
+    """Per attack: ``name``, ``threat_model``, ``accuracy`` (None when skipped) and its settings."""
+    path = run_dir / RESULT_FILES["evaluate"]
+    if not path.is_file():
+        return []
+    rows = []
+    for result in read_json(path)["results"]:
+        rows.append({"name": result["name"], "threat_model": result["threat_model"], "kind": result["kind"],
+                     "eps": result.get("eps"), "steps": result.get("steps"),
+                     "accuracy": None if result.get("skipped") else result["accuracy"],
+                     "skipped": result.get("skipped") or None})
+    return rows
+
+
+def read_analysis(run_dir: Path) -> dict[str, Any] | None:
+    """The analysis of one cell: ``layers``, ``cka`` (``clean`` / ``adversarial`` matrices),
+    ``redundancy`` (per input kind: name -> score) and ``probes`` (per input kind: accuracies per layer)."""
+    path = run_dir / RESULT_FILES["analyze"]
+    if not path.is_file():
+        return None
+    return read_json(path)
