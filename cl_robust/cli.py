@@ -44,6 +44,8 @@ from cl_robust.methods.base import RobustMethod
 
 # Commands that are not Trainer methods: name -> "module:function" taking argv.
 EXTRA_COMMANDS: dict[str, str] = {
+    "evaluate": "cl_robust.evaluation.command:main",
+    "analyze": "cl_robust.analysis.command:main",
     "study": "cl_robust.study.command:main",
 }
 

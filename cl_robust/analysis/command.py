@@ -1,0 +1,259 @@
+"""``cl-robust analyze``: layer x layer CKA on clean and adversarial inputs, redundancy, probes, figures.
+
+    cl-robust analyze --checkpoint runs/cl_at/last.ckpt --output analysis/cl_at
+    cl-robust analyze --checkpoint runs/cl/last.ckpt --compare runs/sl/last.ckpt --layers all \\
+        --num_batches 10 --adversarial 4/255 8/255 --output analysis/cl_vs_sl --wandb
+
+CKA is the unbiased minibatch estimator of Nguyen, Raghu & Kornblith (2021) over equal-size
+batches of the test split (a last, smaller batch is left out). Adversarial inputs are L-inf
+PGD on the cross-entropy end to end (Madry et al. 2018), random start, step eps / 4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from cl_robust.analysis.cka import MIN_BATCH_SIZE, MinibatchCKA, cka_diagonal
+from cl_robust.analysis.layer_selection import display_name, resolve_layers
+from cl_robust.analysis.layers import LayerRecorder
+from cl_robust.analysis.plots import cka_heatmaps, layer_curves, redundancy_title
+from cl_robust.analysis.probes import layer_probes
+from cl_robust.analysis.redundancy import redundancy_scores
+from cl_robust.attacks import AttackConfig, cross_entropy_attack, parse_eps
+from cl_robust.data.augment import to_float
+from cl_robust.errors import ConfigError
+from cl_robust.evaluation.checkpoint import LoadedClassifier, load_classifier
+from cl_robust.evaluation.options import (
+    CommandParser,
+    add_common_arguments,
+    build_datamodule,
+    prepare_output_dir,
+    resolve_device,
+)
+from cl_robust.evaluation.report import versions
+from cl_robust.evaluation.tracking import open_wandb_run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandParser(prog="cl-robust analyze", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser)
+    parser.add_argument("--compare", default=None, help="a second checkpoint: CKA between the two models")
+    parser.add_argument("--layers", default="blocks",
+                        help="'blocks' (residual-block outputs, pooled features, logits), 'all' (every module "
+                             "on the forward path) or a comma-separated list of module names")
+    parser.add_argument("--num_batches", type=int, default=None, help="test batches to use (default: all full ones)")
+    parser.add_argument("--adversarial", nargs="*", default=["8/255"],
+                        help="L-inf eps values of the adversarial inputs, e.g. 4/255 8/255; none for clean only")
+    parser.add_argument("--attack_steps", type=int, default=10, help="PGD steps of the adversarial inputs")
+    parser.add_argument("--threshold", type=float, default=0.9, help="CKA above which layers count as redundant")
+    parser.add_argument("--no_probes", action="store_true", help="skip the per-layer linear probes")
+    parser.add_argument("--probe_train_per_class", type=int, default=50,
+                        help="training images per class for the probes")
+    return parser
+
+
+def _attack_configs(values: Sequence[str], steps: int) -> list[AttackConfig]:
+    if [v.lower() for v in values] == ["none"]:
+        return []
+    if steps < 1:
+        raise ConfigError(f"attack_steps must be an integer >= 1; got {steps}")
+    configs = []
+    for value in values:
+        eps = parse_eps(value, "adversarial")
+        configs.append(AttackConfig(method="pgd", norm="linf", eps=eps, step_size=eps / 4 if eps > 0 else 1.0,
+                                    steps=steps, random_start=True, bn_mode="eval"))
+    return configs
+
+
+def _matrix(values: Tensor) -> list[list[float | None]]:
+    """A CKA matrix as JSON lists (NaN -> null)."""
+    return [[None if math.isnan(v) else v for v in row] for row in values.tolist()]
+
+
+def _scores(values: Tensor, threshold: float) -> dict[str, float] | None:
+    try:
+        return redundancy_scores(values, threshold)
+    except ConfigError:  # NaN entries: a constant layer
+        return None
+
+
+def _title(name: str, scores: dict[str, float] | None) -> str:
+    return name if scores is None else f"{name}\n{redundancy_title(scores)}"
+
+
+class _Accumulators:
+    """Every CKA metric of one analysis, updated batch by batch."""
+
+    def __init__(self, layers: int, compare_layers: int | None, labels: Sequence[str]) -> None:
+        self.clean = MinibatchCKA(layers)
+        self.adversarial = {label: MinibatchCKA(layers) for label in labels}
+        self.clean_vs_adversarial = {label: MinibatchCKA(layers, layers) for label in labels}
+        self.between = MinibatchCKA(layers, compare_layers) if compare_layers else None
+        self.other = MinibatchCKA(compare_layers) if compare_layers else None
+
+
+def _features(recorder: LayerRecorder, model: torch.nn.Module, images: Tensor) -> list[Tensor]:
+    with torch.no_grad():
+        model(images)
+    return [f.float() for f in recorder.features()]
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the analysis; returns the exit status."""
+    args = build_parser().parse_args(list(argv))
+    if args.batch_size < MIN_BATCH_SIZE:
+        raise ConfigError(f"batch_size must be >= {MIN_BATCH_SIZE} for the unbiased CKA estimator "
+                          f"(HSIC_1 divides by n - 3); got {args.batch_size}")
+    if args.num_batches is not None and args.num_batches < 1:
+        raise ConfigError(f"num_batches must be an integer >= 1; got {args.num_batches}")
+    attacks = _attack_configs(args.adversarial, args.attack_steps)
+    attack_labels = [f"eps={value}" for value in args.adversarial] if attacks else []
+    device = resolve_device(args.device)
+    folder = prepare_output_dir(args.output)
+    main_model = load_classifier(args.checkpoint)
+    other_model = load_classifier(args.compare, option="compare") if args.compare else None
+    layers = resolve_layers(main_model.model.to(device), args.layers)
+    other_layers = resolve_layers(other_model.model.to(device), args.layers) if other_model else []
+    datamodule = build_datamodule(args, per_class=None if args.no_probes else args.probe_train_per_class)
+    torch.manual_seed(args.seed)
+
+    metrics = _Accumulators(len(layers), len(other_layers) or None, attack_labels)
+    kept_images, kept_labels, kept_adversarial = [], [], []
+    model = main_model.model
+    with LayerRecorder(model, layers) as recorder:
+        recorder_other = LayerRecorder(other_model.model, other_layers) if other_model else None
+        for index, (images, labels) in enumerate(datamodule.test_dataloader()):
+            if images.shape[0] < args.batch_size or (args.num_batches is not None and index >= args.num_batches):
+                break
+            images, labels = to_float(images.to(device)), labels.to(device)
+            clean = _features(recorder, model, images)
+            metrics.clean.update(clean)
+            for label, config in zip(attack_labels, attacks, strict=True):
+                adversarial_images = cross_entropy_attack(model, images, labels, config)
+                adversarial = _features(recorder, model, adversarial_images)
+                metrics.adversarial[label].update(adversarial)
+                metrics.clean_vs_adversarial[label].update(clean, adversarial)
+                if label == attack_labels[0]:
+                    kept_adversarial.append(adversarial_images.cpu())
+            if recorder_other is not None and other_model is not None:
+                with recorder_other:
+                    other = _features(recorder_other, other_model.model, images)
+                metrics.between.update(clean, other)  # type: ignore[union-attr]
+                metrics.other.update(other)  # type: ignore[union-attr]
+            kept_images.append(images.cpu())
+            kept_labels.append(labels.cpu())
+    if not kept_images:
+        raise ConfigError(f"batch_size={args.batch_size} is larger than the test set; lower it or raise "
+                          "data.test_per_class")
+    report = _report(args, main_model, other_model, layers, other_layers, metrics, attack_labels, device)
+    if not args.no_probes:
+        report["probes"] = _probes(args, datamodule, main_model, layers, kept_images, kept_labels, kept_adversarial,
+                                   attack_labels, device)
+    figures = _figures(report, folder)
+    report["figures"] = [path.name for path in figures]
+    (folder / "analysis.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.wandb:
+        _log_wandb(args, folder, report, figures)
+    print(f"wrote {folder / 'analysis.json'} and {len(figures)} figures to {folder}")
+    return 0
+
+
+def _report(args: argparse.Namespace, main_model: LoadedClassifier, other_model: LoadedClassifier | None,
+            layers: list[str], other_layers: list[str], metrics: _Accumulators, attack_labels: list[str],
+            device: torch.device) -> dict[str, Any]:
+    clean = metrics.clean.compute()
+    report: dict[str, Any] = {
+        "checkpoint": {"path": main_model.path, "metadata": main_model.metadata, "note": main_model.note},
+        "layers": layers,
+        "settings": {"dataset": args.dataset, "test_per_class": args.test_per_class, "batch_size": args.batch_size,
+                     "num_batches": int(metrics.clean.num_batches), "threshold": args.threshold,
+                     "attack": {"method": "pgd", "norm": "linf", "steps": args.attack_steps, "step_size": "eps/4",
+                                "random_start": True, "loss": "cross-entropy, end to end"},
+                     "estimator": "minibatch linear CKA, unbiased HSIC_1 (Nguyen et al. 2021)",
+                     "device": str(device), "seed": args.seed},
+        "versions": versions(),
+        "clean": {"cka": _matrix(clean), "redundancy": _scores(clean, args.threshold)},
+        "adversarial": {},
+    }
+    for label in attack_labels:
+        adversarial = metrics.adversarial[label].compute()
+        diagonal = cka_diagonal(metrics.clean_vs_adversarial[label].compute())
+        report["adversarial"][label] = {
+            "cka": _matrix(adversarial), "redundancy": _scores(adversarial, args.threshold),
+            "clean_vs_adversarial": [None if math.isnan(v) else v for v in diagonal.tolist()],
+        }
+    if other_model is not None and metrics.between is not None and metrics.other is not None:
+        other = metrics.other.compute()
+        report["compare"] = {
+            "checkpoint": {"path": other_model.path, "metadata": other_model.metadata, "note": other_model.note},
+            "layers": other_layers, "cka_between": _matrix(metrics.between.compute()),
+            "cka": _matrix(other), "redundancy": _scores(other, args.threshold),
+        }
+    return report
+
+
+def _probes(args: argparse.Namespace, datamodule: Any, main_model: LoadedClassifier, layers: list[str],
+            images: list[Tensor], labels: list[Tensor], adversarial: list[Tensor], attack_labels: list[str],
+            device: torch.device) -> dict[str, Any]:
+    train_images, train_labels = datamodule.train_set.images, datamodule.train_set.labels
+    results = layer_probes(main_model.model, layers, to_float(train_images).to(device), train_labels,
+                           torch.cat(images).to(device), torch.cat(labels), datamodule.num_classes,
+                           torch.cat(adversarial).to(device) if adversarial else None, args.batch_size)
+    return {"train_per_class": args.probe_train_per_class, "adversarial": attack_labels[0] if attack_labels else None,
+            "features": "global-average-pooled conv maps, flattened otherwise; softmax regression by L-BFGS",
+            "layers": results}
+
+
+def _figures(report: dict[str, Any], folder: Path) -> list[Path]:
+    labels = [display_name(name) for name in report["layers"]]
+    panels = {_title("clean", report["clean"]["redundancy"]): _nan_matrix(report["clean"]["cka"])}
+    for label, entry in report["adversarial"].items():
+        panels[_title(f"adversarial ({label})", entry["redundancy"])] = _nan_matrix(entry["cka"])
+    name = report["checkpoint"]["metadata"].get("pretrained_scheme", report["checkpoint"]["metadata"].get("scheme"))
+    figures = [cka_heatmaps(panels, labels, title=f"Layer x layer CKA ({name})", path=folder / "cka_layers.png")]
+    if report["adversarial"]:
+        series = {label: [math.nan if v is None else v for v in entry["clean_vs_adversarial"]]
+                  for label, entry in report["adversarial"].items()}
+        figures.append(layer_curves(series, labels, "CKA(clean, adversarial)", "Per-layer CKA, clean vs adversarial",
+                                    folder / "cka_clean_vs_adversarial.png"))
+    if "compare" in report:
+        other_labels = [display_name(n) for n in report["compare"]["layers"]]
+        figures.append(cka_heatmaps({"between models": _nan_matrix(report["compare"]["cka_between"])}, labels,
+                                    other_labels, title="CKA between models (clean inputs)",
+                                    path=folder / "cka_between_models.png", ylabel="layer (checkpoint)",
+                                    xlabel="layer (compare)"))
+        figures.append(cka_heatmaps({_title("compare", report["compare"]["redundancy"]):
+                                     _nan_matrix(report["compare"]["cka"])}, other_labels,
+                                    title="Layer x layer CKA (compare model)", path=folder / "cka_layers_compare.png"))
+    if "probes" in report:
+        records = report["probes"]["layers"]
+        series = {key: [r[key] for r in records] for key in ("clean", "adversarial") if key in records[0]}
+        figures.append(layer_curves(series, labels, "probe accuracy", "Per-layer linear probes",
+                                    folder / "probes.png"))
+    return figures
+
+
+def _nan_matrix(rows: list[list[float | None]]) -> list[list[float]]:
+    return [[math.nan if v is None else v for v in row] for row in rows]
+
+
+def _log_wandb(args: argparse.Namespace, folder: Path, report: dict[str, Any], figures: list[Path]) -> None:
+    run = open_wandb_run(args.wandb_project, f"analyze-{folder.name}", report["settings"], "analyze")
+    if run is None:
+        return
+    import wandb
+
+    scores = {f"redundancy/clean/{k}": v for k, v in (report["clean"]["redundancy"] or {}).items()}
+    for label, entry in report["adversarial"].items():
+        scores.update({f"redundancy/{label}/{k}": v for k, v in (entry["redundancy"] or {}).items()})
+    run.log({**scores, **{f"figures/{path.stem}": wandb.Image(str(path)) for path in figures}})
+    run.finish()

@@ -1,0 +1,66 @@
+"""Which layers of a cl_robust model to analyse: ``blocks``, ``all`` or a comma-separated list of names.
+
+Names are those of ``model.named_modules()`` (``encoder.layer1.0``, ``classifier``); a module
+that runs several times per forward is split into ``name#0``, ``name#1``, ... (see
+:class:`~cl_robust.analysis.layers.LayerRecorder`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cl_robust.analysis.layers import CALL_SEPARATOR, LayerRecorder, all_module_names, block_names
+from cl_robust.errors import ConfigError
+
+ENCODER = "encoder"
+
+
+def _call_counts(model: nn.Module, names: list[str]) -> dict[str, int]:
+    """How often each named module runs in one forward of a 4-image batch."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with LayerRecorder(model, names) as recorder, torch.no_grad():
+            model(torch.rand(4, 3, 32, 32, device=device))
+            return recorder.call_counts()
+    finally:
+        model.train(was_training)
+
+
+def _expand(names: list[str], counts: dict[str, int]) -> list[str]:
+    expanded: list[str] = []
+    for name in names:
+        count = counts.get(name, 1)
+        expanded += [f"{name}{CALL_SEPARATOR}{k}" for k in range(count)] if count > 1 else [name]
+    return expanded
+
+
+def resolve_layers(model: nn.Module, selection: str) -> list[str]:
+    """Layer names for ``selection``: ``blocks`` (stem-free residual-block outputs, pooled features, logits),
+    ``all`` (every non-container module that runs in ``forward``) or ``name1,name2,...``."""
+    encoder = getattr(model, ENCODER, None)
+    if selection == "blocks":
+        if not isinstance(encoder, nn.Module):
+            raise ConfigError("layers 'blocks' needs a model with an encoder; name the layers instead")
+        names = [f"{ENCODER}.{name}" for name in block_names(encoder)]
+        return names + (["classifier"] if isinstance(getattr(model, "classifier", None), nn.Module) else [])
+    if selection == "all":
+        candidates = all_module_names(model)
+        counts = _call_counts(model, candidates)
+        return _expand([name for name in candidates if counts[name] > 0], counts)
+    names = [name.strip() for name in selection.split(",") if name.strip()]
+    if not names:
+        raise ConfigError("layers must be 'blocks', 'all' or a comma-separated list of module names")
+    counts = _call_counts(model, [name.partition(CALL_SEPARATOR)[0] for name in names])  # unknown names raise here
+    silent = [name for name in names if counts[name.partition(CALL_SEPARATOR)[0]] == 0]
+    if silent:
+        raise ConfigError(f"layers: {', '.join(map(repr, silent))} do not run in the model's forward "
+                          f"(e.g. the projection head); choose modules on the path to the logits")
+    return names
+
+
+def display_name(layer: str) -> str:
+    """A shorter label for figures: ``encoder.layer1.0`` -> ``layer1.0``."""
+    return layer.removeprefix(f"{ENCODER}.")

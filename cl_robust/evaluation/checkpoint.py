@@ -1,0 +1,54 @@
+"""Rebuild a classifier (encoder + linear head) from any cl_robust checkpoint, with clear errors."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from cl_robust.errors import ConfigError
+from cl_robust.methods import SCHEMES, FineTune, RobustMethod
+from cl_robust.methods.checkpoints import CHECKPOINT_KEY, read_checkpoint
+
+ONLINE_PROBE_NOTE = ("this is a {scheme!r} pretraining checkpoint: its linear head is the online probe trained on "
+                     "detached features during pretraining, not a fine-tuned classifier; fine-tune it for the "
+                     "study's numbers")
+
+
+@dataclass
+class LoadedClassifier:
+    """A cl_robust module in eval mode, its checkpoint metadata and a note on what its head is."""
+
+    model: RobustMethod
+    metadata: dict[str, Any]
+    path: str
+    note: str | None = None
+
+
+def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> LoadedClassifier:
+    """The module saved in ``path``: a fine-tuned model, an ``sl`` model, or a ``cl`` / ``scl`` one (online probe).
+
+    Raises ConfigError naming ``option`` for files that are not cl_robust checkpoints.
+    """
+    path = os.fspath(path)
+    metadata = dict(read_checkpoint(path, option=option)[CHECKPOINT_KEY])
+    scheme = metadata.get("scheme")
+    if scheme == FineTune.scheme:
+        module_class: type[RobustMethod] = FineTune
+        extra: dict[str, Any] = {"pretrained_checkpoint": None}
+    elif scheme in SCHEMES:
+        module_class, extra = SCHEMES[scheme], {}
+    else:
+        raise ConfigError(f"{option}: {path!r} holds a {scheme!r} module, not a classifier "
+                          f"(expected a fine-tuned, sl, cl or scl checkpoint)")
+    try:
+        model = module_class.load_from_checkpoint(path, map_location="cpu", **extra)
+    except ConfigError:
+        raise
+    except Exception as error:
+        raise ConfigError(f"{option}: {path!r} could not be rebuilt as a {module_class.__name__} "
+                          f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'})"
+                          ) from None
+    model.eval()
+    note = ONLINE_PROBE_NOTE.format(scheme=scheme) if scheme in ("cl", "scl") else None
+    return LoadedClassifier(model=model, metadata=metadata, path=path, note=note)

@@ -1,0 +1,79 @@
+"""Command-line options shared by ``cl-robust evaluate`` and ``cl-robust analyze``.
+
+Problems are raised as ConfigError, which ``cl-robust`` prints as one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import NoReturn
+
+import torch
+
+from cl_robust.data.cifar import DATASETS
+from cl_robust.data.datamodule import CIFARDataModule
+from cl_robust.errors import ConfigError
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse that raises ConfigError (one line, exit 2 through ``cl-robust``) instead of printing usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{self.prog.split()[-1]}: {message} (see --help)")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, default_batch_size: int = 256) -> None:
+    """``--checkpoint``, data, batch size, ``--output``, ``--device`` and ``--wandb``."""
+    parser.add_argument("--checkpoint", required=True, help="a .ckpt written by cl-robust fit")
+    parser.add_argument("--output", required=True, help="folder for the result files (created if missing)")
+    parser.add_argument("--data.dataset", dest="dataset", default="cifar10", choices=DATASETS)
+    parser.add_argument("--data.root", dest="root", default=None,
+                        help="data folder (torchvision CIFAR layout or image folders); default $CL_ROBUST_DATA or ./data")
+    parser.add_argument("--data.test_per_class", dest="test_per_class", type=int, default=None,
+                        help="first N test images of each class (default: the whole test set)")
+    parser.add_argument("--data.download", dest="download", action="store_true", help="download CIFAR if missing")
+    parser.add_argument("--batch_size", type=int, default=default_batch_size)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of random starts and of AutoAttack")
+    parser.add_argument("--wandb", action="store_true", help="also log to Weights & Biases (offline mode works)")
+    parser.add_argument("--wandb_project", default="cl_robust")
+
+
+def build_datamodule(args: argparse.Namespace, per_class: int | None = None) -> CIFARDataModule:
+    """The data module of the options, set up (test split in memory, in a fixed order)."""
+    if args.batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {args.batch_size}")
+    datamodule = CIFARDataModule(dataset=args.dataset, root=args.root, batch_size=1, eval_batch_size=args.batch_size,
+                                 per_class=per_class, test_per_class=args.test_per_class, download=args.download,
+                                 seed=args.seed)
+    if args.download:
+        datamodule.prepare_data()
+    datamodule.setup("test")
+    return datamodule
+
+
+def resolve_device(name: str) -> torch.device:
+    """``name`` as a device, refusing CUDA when there is none."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device must be cpu, cuda or cuda:N; got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: no CUDA device is available here; use --device cpu")
+    return device
+
+
+def prepare_output_dir(path: str | os.PathLike, option: str = "output") -> Path:
+    """Create ``path`` and check that files can be written there, before any work starts."""
+    folder = Path(path).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise ConfigError(f"{option}: cannot write to {os.fspath(path)!r} ({error.strerror or error})") from None
+    return folder
