@@ -17,7 +17,7 @@ from .checkpoint import load_classifier
 from .options import CommandParser, add_common_arguments, build_datamodule, prepare_output_dir, resolve_device
 from .report import log_to_wandb, versions, write_report
 from .robustness import evaluate_robustness
-from .suite import DEFAULT_ATTACKS, DEFAULT_SWEEP, PRESETS, SWEEP, parse_attacks
+from .suite import DEFAULT_ATTACKS, DEFAULT_SWEEP, PRESETS, SWEEP, check_spec, parse_attacks, sweep_specs
 from .tracking import open_wandb_run
 
 
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     """Run the evaluation; returns the exit status."""
     args = build_parser().parse_args(list(argv))
+    for spec in sweep_specs(args.eps):  # refuse eps 8 for 8/255 even when the sweep is not run
+        check_spec(spec)
     attacks = parse_attacks(args.attacks, sweep=args.eps)
     device = resolve_device(args.device)
     folder = prepare_output_dir(args.output)

@@ -1,0 +1,38 @@
+"""Attack names, options and checks of the evaluation suite."""
+import pytest
+
+from cl_robust.errors import ConfigError
+from cl_robust.evaluation.suite import DEFAULT_ATTACKS, PRESETS, parse_attacks
+
+
+def test_presets_carry_the_field_and_reference_settings() -> None:
+    pgd20, reference = PRESETS["pgd20"], PRESETS["pgd40-ref"]
+    assert (pgd20.eps, pgd20.steps, pgd20.step_size, pgd20.random_start) == (8 / 255, 20, 2 / 255, True)
+    assert (reference.eps, reference.steps, reference.step_size, reference.random_start) == (4 / 255, 40, 0.01, False)
+    assert PRESETS["tm1"].threat_model == "TM-I" and PRESETS["pgd20"].threat_model == "TM-II"
+
+
+def test_default_suite_has_the_sweep_l2_and_autoattack_once_each() -> None:
+    specs = parse_attacks(DEFAULT_ATTACKS)
+    eps_of_linf_pgd20 = sorted(round(s.eps * 255) for s in specs if s.kind == "pgd" and s.norm == "linf" and s.steps == 20)
+    assert eps_of_linf_pgd20 == [2, 4, 8, 16]  # the sweep's 8/255 is pgd20 itself: run once
+    assert [s.kind for s in specs].count("autoattack") == 1 and any(s.norm == "l2" for s in specs)
+
+
+def test_options_override_a_preset_and_name_it() -> None:
+    (spec,) = parse_attacks(["pgd20:eps=4/255:steps=5:random_start=false"])
+    assert (spec.eps, spec.steps, spec.random_start, spec.name) == (4 / 255, 5, False,
+                                                                    "pgd20:eps=4/255:steps=5:random_start=false")
+    assert [s.name for s in parse_attacks(["clean,fgsm"])] == ["clean", "fgsm"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("pgd7", "unknown attack 'pgd7'"),
+    ("pgd20:eps=8", "did you mean 8/255"),
+    ("pgd20:colour=red", "unknown option 'colour'"),
+    ("pgd20:steps=0", "steps must be an integer >= 1"),
+    ("autoattack:norm=l3", "norm must be one of"),
+])
+def test_bad_attacks_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_attacks([text])
