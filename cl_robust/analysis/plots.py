@@ -49,8 +49,7 @@ def cka_heatmaps(panels: Mapping[str, np.ndarray | Sequence[Sequence[float]]], r
     side = min(12.0, 2.5 + 0.28 * max(len(row_labels), len(column_labels)))
     figure, axes_list = plt.subplots(1, len(panels), figsize=(side * len(panels) + 1.2, side + 1.0), squeeze=False,
                                      constrained_layout=True)
-    colour_map = plt.get_cmap("magma").copy()
-    colour_map.set_bad("lightgrey")
+    colour_map = plt.get_cmap("magma").with_extremes(bad="lightgrey")
     image = None
     for axes, (panel_title, matrix) in zip(axes_list[0], panels.items(), strict=True):
         values = np.ma.masked_invalid(np.asarray(matrix, dtype=float))

@@ -1,0 +1,91 @@
+"""``cl-robust analyze`` from checkpoints made in the tests, and its one-line errors."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from cl_robust.cli import main
+
+
+def _tiny_checkpoints():  # noqa: ANN202
+    path = Path(__file__).resolve().parents[1] / "evaluation" / "tiny_checkpoints.py"
+    spec = importlib.util.spec_from_file_location("tiny_checkpoints", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    tiny = _tiny_checkpoints()
+    folder = tmp_path_factory.mktemp("analyze")
+    root = tiny.synthetic_data(folder / "data", test_per_class=2)
+    return root, tiny.supervised_checkpoint(root, folder), tiny.contrastive_finetuned_checkpoint(root, folder)
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    return int(exit_info.value.code or 0), capsys.readouterr().err.strip()
+
+
+def test_analyze_writes_matrices_scores_probes_and_figures(trained: tuple[str, Path, Path], tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    root, sl, cl = trained
+    code, _ = run_cli(["analyze", "--checkpoint", str(cl), "--compare", str(sl), "--data.root", root,
+                       "--batch_size", "8", "--attack_steps", "2", "--probe_train_per_class", "8",
+                       "--adversarial", "8/255", "--output", str(tmp_path), "--wandb"], capsys)
+    assert code == 0
+    report = json.loads((tmp_path / "analysis.json").read_text())
+    layers = report["layers"]
+    assert layers[0] == "encoder.layer1.0" and layers[-1] == "classifier"
+    assert report["settings"]["num_batches"] == 2  # 20 test images: two full batches of 8, the last 4 left out
+    clean = report["clean"]["cka"]
+    assert len(clean) == len(layers) and all(abs(clean[i][i] - 1) < 1e-6 for i in range(len(layers)))
+    assert set(report["clean"]["redundancy"]) >= {"mean_offdiagonal", "largest_block"}
+    adversarial = report["adversarial"]["eps=8/255"]
+    assert len(adversarial["cka"]) == len(layers) and len(adversarial["clean_vs_adversarial"]) == len(layers)
+    assert len(report["compare"]["cka_between"]) == len(layers)
+    probes = report["probes"]["layers"]
+    assert [p["layer"] for p in probes] == layers and all("adversarial" in p for p in probes)
+    for name in report["figures"]:
+        assert (tmp_path / name).stat().st_size > 1000
+    assert {"cka_layers.png", "cka_clean_vs_adversarial.png", "cka_between_models.png", "probes.png"} <= set(
+        report["figures"])
+
+
+def test_all_layers_without_probes_or_attacks(trained: tuple[str, Path, Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    root, sl, _ = trained
+    code, _ = run_cli(["analyze", "--checkpoint", str(sl), "--data.root", root, "--batch_size", "8", "--layers",
+                       "all", "--no_probes", "--adversarial", "none", "--num_batches", "1", "--output",
+                       str(tmp_path)], capsys)
+    assert code == 0
+    report = json.loads((tmp_path / "analysis.json").read_text())
+    assert "encoder.layer1.0.relu#1" in report["layers"]  # a ReLU applied twice per block: both calls
+    assert not any(name.startswith(("train_accuracy", "augment")) for name in report["layers"])
+    assert report["adversarial"] == {} and "probes" not in report
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["--layers", "encoder.layer9"], "unknown module 'encoder.layer9'"),
+    (["--batch_size", "3"], "batch_size must be >= 4"),
+    (["--adversarial", "8"], "8/255"),
+    (["--output", "{blocker}/out"], "cannot write"),
+    (["--checkpoint", "{foreign}"], "not a readable checkpoint"),
+])
+def test_bad_input_is_one_line_with_exit_status_2(overrides: list[str], message: str,
+                                                  trained: tuple[str, Path, Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    root, sl, _ = trained
+    (tmp_path / "blocker").write_text("")
+    (tmp_path / "foreign").write_bytes(b"\x00not torch")
+    values = {"--checkpoint": str(sl), "--output": str(tmp_path / "out")}
+    overrides = [o.format(blocker=tmp_path / "blocker", foreign=tmp_path / "foreign") for o in overrides]
+    args = ["analyze", "--data.root", root, "--no_probes", "--adversarial", "none"]
+    for option, value in values.items():
+        if option not in overrides:
+            args += [option, value]
+    code, err = run_cli(args + overrides, capsys)
+    assert code == 2 and message in err and len(err.splitlines()) == 1, err
