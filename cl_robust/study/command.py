@@ -15,9 +15,9 @@ from rich.console import Console
 
 from cl_robust.data.synthetic import write_synthetic_cifar
 from cl_robust.errors import ConfigError
-from cl_robust.study.grid import StudySpec, load_spec
+from cl_robust.study.grid import Run, StudySpec, load_spec
 from cl_robust.study.records import claim_output, is_done
-from cl_robust.study.report import print_summary, write_report
+from cl_robust.study.report import print_outcomes, print_summary, write_report
 from cl_robust.study.runner import StudyRunner, check_prerequisites
 
 SYNTHETIC_DEFAULTS = {"train_per_class": 16, "test_per_class": 8}
@@ -37,11 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", default=None, help="results folder (default: the grid's output:, "
                                                        "else results/<name>)")
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--list", action="store_true", help="print the run ids in dependency order and stop")
+    action.add_argument("--list", action="store_true", help="print the run ids (those of --only when given) in "
+                                                            "dependency order, '(done)' after finished ones, and stop")
     action.add_argument("--report-only", action="store_true", help="write the report from the finished runs")
     parser.add_argument("--only", action="append", default=None, metavar="GLOB",
                         help="run only the runs matching this id or glob (repeatable); their "
-                             "prerequisites must be done or selected too")
+                             "prerequisites must be done or selected too; no report (see --report-only)")
     return parser
 
 
@@ -58,26 +59,37 @@ def prepare_synthetic_data(spec: StudySpec) -> None:
             marker.write_text("done\n")
 
 
+def select(spec: StudySpec, patterns: list[str] | None) -> list[Run] | None:
+    """The runs matching any of ``patterns`` in DAG order (None: no selection)."""
+    if not patterns:
+        return None
+    selected = [run for run in spec.runs if any(run in spec.select(pattern) for pattern in patterns)]
+    if not selected:
+        raise ConfigError(f"--only {' '.join(patterns)} matches no run id; see --list")
+    return selected
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the study command; returns the exit status (1 when a run failed)."""
     args = build_parser().parse_args(list(argv))
     spec = load_spec(args.config, args.output)
     console = Console()
+    selected = select(spec, args.only)
     if args.list:
-        for run in spec.runs:
+        for run in selected or spec.runs:
             console.print(run.run_id + ("  (done)" if is_done(spec.output, run.run_id) else ""), highlight=False)
         return 0
     claim_output(spec)
     outcomes = {}
     if not args.report_only:
-        selected = None
-        if args.only:
-            selected = [run for run in spec.runs if any(run in spec.select(pattern) for pattern in args.only)]
-            if not selected:
-                raise ConfigError(f"--only {' '.join(args.only)} matches no run id; see --list")
+        if selected is not None:
             check_prerequisites(spec, selected)
         prepare_synthetic_data(spec)
         outcomes = StudyRunner(spec, console, selected).run()
+    if selected is not None and not args.report_only:
+        # Part of a larger schedule (several may run at once): the report is --report-only's job.
+        print_outcomes(console, outcomes)
+        return 1 if any(outcome.status == "failed" for outcome in outcomes.values()) else 0
     summary = write_report(spec)
     print_summary(console, summary)
     console.print(f"report: {spec.output / 'report.md'}  summary: {spec.output / 'summary.json'}", highlight=False)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -28,7 +29,7 @@ def cka_grid(cells: dict[tuple[str, str], dict[str, Any]], schemes: list[str], s
             axis.set_yticks([])
             matrix = cells.get((scheme, scenario), {}).get("cka", {}).get(kind)
             if matrix:
-                image = axis.imshow(matrix, vmin=0.0, vmax=1.0, cmap="magma", origin="lower")
+                image = axis.imshow(np.array(matrix, dtype=float), vmin=0.0, vmax=1.0, cmap="magma", origin="lower")
             else:
                 axis.text(0.5, 0.5, "-", ha="center", va="center", transform=axis.transAxes)
             if row == 0:

@@ -75,8 +75,9 @@ KEYS: tuple[str, ...] = (
     "finetune", "attack", "evaluate", "analyze", "trainer", "checkpoint", "wandb", "overrides", "configs",
     "launcher",
 )
-#: Keys that do not change any result: editing them keeps the study's identity.
-NEUTRAL_KEYS: tuple[str, ...] = ("output", "launcher")
+#: Keys that do not change what is trained and measured (where, and on what hardware): editing
+#: them keeps the study's identity, so a study started on one machine continues on a cluster.
+NEUTRAL_KEYS: tuple[str, ...] = ("output", "launcher", "trainer", "wandb")
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,18 @@ DONE_FILE = "done.json"
 FAILED_FILE = "failed.json"
 
 
-def write_json(path: Path, payload: Any) -> None:
-    """Write JSON to ``path`` atomically (a temporary file renamed over it)."""
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file renamed over it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(handle, "w") as stream:
-        json.dump(payload, stream, indent=2, default=str)
-        stream.write("\n")
+        stream.write(text)
     os.replace(temporary, path)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write JSON to ``path`` atomically."""
+    write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
 
 
 def read_json(path: Path) -> Any:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from cl_robust.study.figures import INPUT_KINDS, cka_grid, probe_curves
 from cl_robust.study.grid import SCENARIOS, Run, StudySpec, eps_tag
-from cl_robust.study.records import DONE_FILE, failure, read_json, run_dir, write_json
+from cl_robust.study.records import DONE_FILE, failure, read_json, run_dir, write_json, write_text
 from cl_robust.study.tools import read_analysis, read_robustness
 
 #: Redundancy score the report reads (mean off-diagonal layer x layer CKA on clean inputs).
@@ -190,8 +190,18 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
                "problems": trouble, "figures": figures,
                "cells": [{key: value for key, value in cell.items() if key != "cka"} for cell in cells]}
     write_json(spec.output / "summary.json", summary)
-    (spec.output / "report.md").write_text("\n".join(lines) + "\n")
+    write_text(spec.output / "report.md", "\n".join(lines) + "\n")
     return summary
+
+
+def print_outcomes(console: Console, outcomes: dict[str, Any]) -> None:
+    """The outcome of each run of this invocation (for ``--only``)."""
+    table = Table(title="runs")
+    for column in ("run", "status", "seconds", "why"):
+        table.add_column(column)
+    for outcome in outcomes.values():
+        table.add_row(outcome.run_id, outcome.status, f"{outcome.seconds:.1f}", outcome.reason)
+    console.print(table)
 
 
 def print_summary(console: Console, summary: dict[str, Any]) -> None:

@@ -71,9 +71,20 @@ def read_robustness(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def read_analysis(run_dir: Path) -> dict[str, Any] | None:
-    """The analysis of one cell: ``layers``, ``cka`` (``clean`` / ``adversarial`` matrices),
-    ``redundancy`` (per input kind: name -> score) and ``probes`` (per input kind: accuracies per layer)."""
+    """The analysis of one cell as ``layers``, ``cka`` / ``redundancy`` / ``probes`` keyed by input kind
+    (``clean``, ``adversarial``: the first adversarial eps the analysis used), and ``adversarial_eps``."""
     path = run_dir / RESULT_FILES["analyze"]
     if not path.is_file():
         return None
-    return read_json(path)
+    analysis = read_json(path)
+    entries = {"clean": analysis["clean"]}
+    label = next(iter(analysis.get("adversarial") or {}), None)
+    if label is not None:
+        entries["adversarial"] = analysis["adversarial"][label]
+    records = (analysis.get("probes") or {}).get("layers") or []
+    probes = {kind: [record.get(kind) for record in records] for kind in ("clean", "adversarial")
+              if records and kind in records[0]}
+    return {"layers": analysis.get("layers", []), "adversarial_eps": label,
+            "cka": {kind: entry["cka"] for kind, entry in entries.items()},
+            "redundancy": {kind: entry.get("redundancy") or {} for kind, entry in entries.items()},
+            "probes": probes}
