@@ -64,9 +64,10 @@ class RobustMethod(L.LightningModule):
         self.classifier = nn.Linear(self.feature_dim, num_classes)
         check_choice("views", views or self.default_views, tuple(AUGMENTS))
         self.augment = make_augment(views or self.default_views)
-        self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        # validate_args=False: the argument checks read tensors back to the host on every update.
+        self.train_accuracy = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.test_accuracy = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self._loss_terms: dict[str, LossTerm] = {}
         #: Weight of each named loss term in the summed loss (1 when absent; a term weighted 0 is
         #: logged but not back-propagated). Adversarial callbacks set the clean/adversarial weights here.
