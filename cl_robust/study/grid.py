@@ -229,7 +229,7 @@ def check_spec(raw: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"eps: training eps must be > 0, got {eps!r}")
     overrides = raw.get("overrides") or []
     for index, override in enumerate(overrides):
-        if not isinstance(override, dict) or set(override) != {"runs", "set"}:
+        if not isinstance(override, dict) or set(override) != {"runs", "set"} or not isinstance(override["set"], dict):
             raise ConfigError(f"overrides[{index}] must be a mapping with 'runs' (run id or glob) and 'set' "
                               "(dotted key -> value)")
     data = dict(raw.get("data") or {})

@@ -153,6 +153,14 @@ class StudyRunner:
         for run in self.selected:
             if run not in pending:
                 self.outcomes[run.run_id] = Outcome(run.run_id, "cached")
+        try:
+            self._run_pending(pending)
+        finally:
+            self.launcher.close()
+        return self.outcomes
+
+    def _run_pending(self, pending: list[Run]) -> None:
+        """Run ``pending`` in order with a progress bar (phase, run, done/total, ETA)."""
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.fields[eta]}"))
         with Progress(*columns, console=self.console, auto_refresh=False, transient=False) as progress:
@@ -181,5 +189,3 @@ class StudyRunner:
                 progress.console.print(f"{run.run_id}: {mark} in {outcome.seconds:.1f} s")
                 progress.update(task, advance=1, description=self.spec.name)
             progress.refresh()
-        self.launcher.close()
-        return self.outcomes

@@ -8,6 +8,7 @@ import pytest
 from cl_robust.errors import ConfigError
 from cl_robust.study.configs import compose
 from cl_robust.study.grid import eps_tag, load_spec, spec_from_dict
+from cl_robust.study.tools import tool_argv
 
 from .conftest import smoke_grid, study, study_process, write_grid
 
@@ -109,3 +110,16 @@ def test_only_refuses_a_cell_whose_prerequisite_is_not_done(tmp_path: Path, caps
     assert not (output / "runs").exists()
     assert study("--config", str(grid), "--output", str(output), "--only", "nothing-*") == 2
     assert "matches no run id" in capsys.readouterr().err
+
+
+def test_wandb_puts_every_run_of_a_study_in_one_group(tmp_path: Path) -> None:
+    spec = load_spec(write_grid(tmp_path, wandb={"offline": True}))
+    config = compose(spec, spec.run("finetune-cifar10-cl-full_at-eps8"), tmp_path / "run", Path("x.ckpt"))
+    csv, wandb = config["trainer"]["logger"]
+    assert csv["class_path"].endswith("CSVLogger")
+    assert wandb["class_path"] == "lightning.pytorch.loggers.WandbLogger"
+    assert wandb["dict_kwargs"]["group"] == "smoke" and wandb["init_args"]["name"] == "finetune-cifar10-cl-full_at-eps8"
+    assert wandb["init_args"]["offline"] is True and wandb["init_args"]["log_model"] is False
+    argv = tool_argv(spec, spec.run("evaluate-cifar10-cl-st"), Path("x.ckpt"), tmp_path)
+    assert argv[:5] == ["evaluate", "--checkpoint", "x.ckpt", "--output", str(tmp_path)] and "--wandb" in argv
+    assert argv[argv.index("--attacks") + 1:argv.index("--attacks") + 4] == ["clean", "fgsm", "pgd20:steps=3"]
