@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def cka_grid(cells: dict[tuple[str, str], dict[str, Any]], schemes: list[str], s
             if row == 0:
                 axis.set_title(scenario, fontsize=9)
             if column == 0:
-                axis.set_ylabel(scheme, fontsize=9)
+                axis.set_ylabel(scheme, fontsize=11, rotation=0, labelpad=14, va="center")
     if image is not None:
         figure.colorbar(image, ax=axes, shrink=0.8, label="CKA")
     figure.suptitle(f"{title}: layer x layer CKA on {kind} inputs", fontsize=10)
@@ -60,15 +61,17 @@ def probe_curves(cells: dict[tuple[str, str], dict[str, Any]], schemes: list[str
             for kind, style in zip(INPUT_KINDS, ("-", "--"), strict=True):
                 values = probes.get(kind)
                 if values:
-                    axis.plot(range(len(values)), values, style, color=colours(index % 10), marker=".",
-                              label=f"{scenario} ({kind})")
+                    axis.plot(range(len(values)), [math.nan if v is None else v for v in values], style,
+                              color=colours(index % 10), marker=".", label=scenario if kind == "clean" else None)
         axis.set_title(scheme)
         axis.set_xlabel("layer")
         axis.set_ylim(0, 1)
         if column == 0:
             axis.set_ylabel("probe accuracy")
-        axis.legend(fontsize=6)
-    figure.suptitle(f"{title}: per-layer linear probes", fontsize=10)
+    handles = {label: handle for axis in axes[0] for handle, label in zip(*axis.get_legend_handles_labels(),
+                                                                          strict=True)}
+    figure.legend(list(handles.values()), list(handles), loc="outside right center", fontsize=8)
+    figure.suptitle(f"{title}: per-layer linear probes (solid: clean inputs, dashed: adversarial)", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -96,6 +96,8 @@ class StudyRunner:
         last = last_checkpoint(self.spec.output, run.run_id)
         if readable_checkpoint(last):
             return [*argv, "--ckpt_path", str(last)], str(last)
+        if last.exists():  # cut short by a kill while being written: start over rather than fail
+            return [*argv, "--ckpt_path", "null"], None
         return argv, None
 
     def _succeeded(self, run: Run, folder: Path, code: int) -> bool:

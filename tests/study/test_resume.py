@@ -1,7 +1,6 @@
 """A study killed during a run resumes: finished runs stay, the killed run restarts from last.ckpt."""
 from __future__ import annotations
 
-import math
 import os
 import signal
 import subprocess
@@ -12,9 +11,6 @@ from pathlib import Path
 from .conftest import cell_numbers, study, write_grid
 
 KILLED = "pretrain-cifar10-sl-at-eps8"
-#: The resumed run's numbers may differ a little from an uninterrupted run's: Lightning's
-#: resume restarts the data order and augmentation randomness of the interrupted epoch.
-TOLERANCE = 0.35
 
 
 def slow_adversarial_pretraining(tmp_path: Path) -> Path:
@@ -62,7 +58,7 @@ def test_killed_study_resumes_and_matches_an_uninterrupted_one(tmp_path: Path) -
     assert study("--config", str(grid), "--output", str(reference), "--report-only") == 0
     resumed, expected = cell_numbers(output), cell_numbers(reference)
     cell = ("cifar10", "sl", "at", "8/255")
-    assert resumed.keys() == expected.keys() and resumed[cell].keys() == expected[cell].keys()
-    assert all(value is not None for value in resumed[cell].values())
-    for name, value in expected[cell].items():
-        assert value is not None and math.isclose(resumed[cell][name], value, abs_tol=TOLERANCE), (name, value)
+    assert resumed.keys() == expected.keys()
+    assert all(value is not None for value in resumed[cell].values()) and len(resumed[cell]) > 3
+    # Mid-epoch resume restores the data order and RNG: on CPU the numbers are exactly equal.
+    assert resumed[cell] == expected[cell]
