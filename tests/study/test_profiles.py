@@ -1,0 +1,56 @@
+"""The shipped profiles parse and expand, and the SLURM script submits one dependent array per phase."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cl_robust.study.configs import compose
+from cl_robust.study.grid import load_spec
+
+STUDY = Path(__file__).resolve().parents[2] / "examples" / "study"
+
+
+@pytest.mark.parametrize(("profile", "cells", "backbone"), [("smoke", 16, "resnet_tiny"), ("quick", 16, "resnet_tiny"),
+                                                             ("paper", 32, "resnet50")])
+def test_profiles_expand_to_every_scheme_and_scenario(tmp_path: Path, profile: str, cells: int, backbone: str) -> None:
+    spec = load_spec(STUDY / f"{profile}.yaml")
+    assert len(spec.cells()) == cells and spec.raw["backbone"] == backbone
+    for run in spec.runs:
+        if run.phase in ("pretrain", "finetune"):
+            compose(spec, run, tmp_path, tmp_path / "source.ckpt")
+
+
+def test_paper_profile_has_the_reference_settings(tmp_path: Path) -> None:
+    spec = load_spec(STUDY / "paper.yaml")
+    config = compose(spec, spec.run("pretrain-cifar100-cl-at-eps8"), tmp_path, None)
+    assert config["trainer"]["max_epochs"] == 200 and config["data"]["init_args"]["batch_size"] == 256
+    assert config["model"]["init_args"]["lr"] == 0.0003 and config["model"]["init_args"]["optimizer"] == "adam"
+    attack = config["adversarial"]["init_args"]
+    assert (attack["eps"], attack["steps"], attack["step_size"], attack["random_start"]) == ("8/255", 5, 0.01, False)
+
+
+def test_slurm_script_submits_dependent_arrays(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "sbatch.log"
+    sbatch = bin_dir / "sbatch"
+    sbatch.write_text(f'#!/bin/bash\necho "$@" >> {log}\necho $((1000 + $(wc -l < {log})))\n')
+    sbatch.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CL_ROBUST": f"{sys.executable} -m cl_robust.cli"}
+    output = tmp_path / "out"
+    result = subprocess.run(["bash", str(STUDY / "slurm_array.sh"), str(STUDY / "smoke.yaml"), str(output)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == 5
+    assert "--array=0-5" in calls[0] and "--dependency" not in calls[0]  # 6 pretraining runs
+    assert "--array=0-13" in calls[1] and "--dependency=afterany:1001" in calls[1]
+    assert "--array=0-15" in calls[2] and "--dependency=afterany:1002" in calls[2]
+    assert "--array=0-15" in calls[3] and "--dependency=afterany:1002" in calls[3]
+    assert "--dependency=afterany:1003:1004" in calls[4] and "--report" in calls[4]
+    lists = {phase: (output / "slurm" / f"{phase}.txt").read_text().split() for phase in ("pretrain", "evaluate")}
+    assert lists["pretrain"][0] == "pretrain-cifar10-sl-st" and len(lists["evaluate"]) == 16
