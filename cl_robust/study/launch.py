@@ -3,8 +3,8 @@
 ``subprocess`` starts ``python -m cl_robust.cli ARGS`` (exactly the run's ``command.txt``) for
 each run. ``fork`` asks a warm fork server (:mod:`cl_robust.study.forkserver`) to run the same
 entry point in a forked child: same command, own process and exit status, without the seconds
-of imports per run that dominate small runs. ``auto`` forks unless the trainer spans several
-devices (DDP relaunches its own script, so it needs a real command line).
+of imports per run that dominate small runs. ``auto`` forks only when the trainer surely uses
+one device (``devices: 1``, or CPU); DDP relaunches its own command line, so it needs a real one.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def choose_launcher(launcher: str, trainer: dict[str, Any]) -> str:
     """``fork`` or ``subprocess`` for the grid's ``launcher`` and trainer settings."""
     if launcher != "auto":
         return launcher
-    single = str(trainer.get("devices", 1)) in ("1", "auto") and "ddp" not in str(trainer.get("strategy", ""))
+    devices, accelerator = str(trainer.get("devices", "auto")), str(trainer.get("accelerator", "auto"))
+    single = (devices == "1" or (devices == "auto" and accelerator == "cpu")) and "ddp" not in str(trainer.get("strategy", ""))
     return "fork" if single and hasattr(os, "fork") else "subprocess"
 
 

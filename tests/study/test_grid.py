@@ -123,3 +123,13 @@ def test_wandb_puts_every_run_of_a_study_in_one_group(tmp_path: Path) -> None:
     argv = tool_argv(spec, spec.run("evaluate-cifar10-cl-st"), Path("x.ckpt"), tmp_path)
     assert argv[:5] == ["evaluate", "--checkpoint", "x.ckpt", "--output", str(tmp_path)] and "--wandb" in argv
     assert argv[argv.index("--attacks") + 1:argv.index("--attacks") + 4] == ["clean", "fgsm", "pgd20:steps=3"]
+
+
+def test_runs_fork_only_when_the_trainer_surely_uses_one_device() -> None:
+    from cl_robust.study.launch import choose_launcher
+
+    assert choose_launcher("auto", {"accelerator": "cpu"}) == "fork"
+    assert choose_launcher("auto", {"accelerator": "gpu", "devices": 1}) == "fork"
+    assert choose_launcher("auto", {"accelerator": "gpu"}) == "subprocess"  # devices auto: maybe DDP
+    assert choose_launcher("auto", {"devices": 4, "strategy": "ddp"}) == "subprocess"
+    assert choose_launcher("subprocess", {"devices": 1}) == "subprocess"
