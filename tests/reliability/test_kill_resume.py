@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from .conftest import CONFIGS, cli_subprocess, run_dir_args, subprocess_env, tiny_args
@@ -18,9 +19,16 @@ from .conftest import CONFIGS, cli_subprocess, run_dir_args, subprocess_env, tin
 EPOCHS = 2  # 5 batches an epoch: steps 1..10, checkpoints every 2 steps, so step 4 is mid-epoch
 
 
-def fit_command(root: str, run_dir: Path) -> list[str]:
+# Standard pretraining draws augmentation randomness only; adversarial pretraining with a random
+# start also draws the attack's starting points, from the same RNG the checkpoint must restore.
+ADVERSARIAL = ["--config", str(CONFIGS / "adversarial" / "pretrain_pgd.yaml"),
+               "--adversarial.init_args.random_start", "true", "--adversarial.init_args.steps", "2"]
+VARIANTS = {"standard": [], "adversarial_random_start": ADVERSARIAL}
+
+
+def fit_command(root: str, run_dir: Path, extra: list[str] = ()) -> list[str]:
     pause = json.dumps([{"class_path": "pace.StepPause", "init_args": {"seconds": 0.3}}])
-    return ["fit", "--config", str(CONFIGS / "pretrain" / "cl.yaml"), *tiny_args(root, steps=None),
+    return ["fit", "--config", str(CONFIGS / "pretrain" / "cl.yaml"), *extra, *tiny_args(root, steps=None),
             *run_dir_args(run_dir), "--trainer.max_epochs", str(EPOCHS), "--trainer.log_every_n_steps", "1",
             "--checkpoint.every_n_train_steps", "2", "--trainer.callbacks", pause]
 
@@ -59,18 +67,21 @@ def load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def test_sigkill_mid_epoch_then_same_command_resumes_exactly(synthetic_root: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_sigkill_mid_epoch_then_same_command_resumes_exactly(synthetic_root: str, tmp_path: Path,
+                                                             variant: str) -> None:
+    extra = VARIANTS[variant]
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
-    done = cli_subprocess(fit_command(synthetic_root, reference_dir), cwd=tmp_path)
+    done = cli_subprocess(fit_command(synthetic_root, reference_dir, extra), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "cl-robust: starting fresh" in done.stdout
 
-    kill_after_checkpoint(fit_command(synthetic_root, killed_dir), tmp_path,
+    kill_after_checkpoint(fit_command(synthetic_root, killed_dir, extra), tmp_path,
                           killed_dir / "checkpoints" / "epoch=0-step=4.ckpt")
     interrupted = load(killed_dir / "checkpoints" / "last.ckpt")
     assert 0 < interrupted["global_step"] < 5, "killed in the middle of the first epoch"
 
-    resumed = cli_subprocess(fit_command(synthetic_root, killed_dir), cwd=tmp_path)
+    resumed = cli_subprocess(fit_command(synthetic_root, killed_dir, extra), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"cl-robust: resuming from {killed_dir / 'checkpoints' / 'last.ckpt'}" in resumed.stdout
 
@@ -91,4 +102,6 @@ def test_sigkill_mid_epoch_then_same_command_resumes_exactly(synthetic_root: str
     interrupted_epoch_aggregates = {key for key in after_resume if key[1].endswith("_epoch") and key[0] < 5}
     same = {key: value for key, value in after_resume.items() if key not in interrupted_epoch_aggregates}
     assert same == {key: reference_metrics[key] for key in same}
-    assert {name for _, name in interrupted_epoch_aggregates} <= {"train/acc_epoch"}
+    assert {name for _, name in interrupted_epoch_aggregates} <= {"train/acc_epoch", "train/adv_acc_epoch"}
+    if extra:
+        assert any(name == "train/adv_loss" for _, name in after_resume), "the attack ran after the restart"
