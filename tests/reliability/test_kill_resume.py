@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ ADVERSARIAL = ["--config", str(CONFIGS / "adversarial" / "pretrain_pgd.yaml"),
 VARIANTS = {"standard": [], "adversarial_random_start": ADVERSARIAL}
 
 
-def fit_command(root: str, run_dir: Path, extra: list[str] = ()) -> list[str]:
+def fit_command(root: str, run_dir: Path, extra: Sequence[str] = ()) -> list[str]:
     pause = json.dumps([{"class_path": "pace.StepPause", "init_args": {"seconds": 0.3}}])
     return ["fit", "--config", str(CONFIGS / "pretrain" / "cl.yaml"), *extra, *tiny_args(root, steps=None),
             *run_dir_args(run_dir), "--trainer.max_epochs", str(EPOCHS), "--trainer.log_every_n_steps", "1",
