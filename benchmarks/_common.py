@@ -1,6 +1,7 @@
 """Timing helpers shared by the benchmarks: interleaved rounds, medians, a plain-text table."""
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -14,6 +15,26 @@ def load_note() -> str:
     except OSError:
         return f"{os.cpu_count()} CPUs"
     return f"{os.cpu_count()} CPUs, load average {load:.1f}"
+
+
+def count(minimum: int = 1) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``minimum``, else a one-line usage error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def seconds(work: Callable[[], object]) -> float:

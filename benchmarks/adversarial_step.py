@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import load_note, print_table  # noqa: E402
+from benchmarks._common import count, load_note, print_table  # noqa: E402
 
 EPS, STEP_SIZE, PGD_STEPS, LR = 8 / 255, 0.01, 5, 3e-4
 
@@ -131,10 +131,10 @@ def one_step_agreement(backbone: str, images: Tensor, labels: Tensor) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="resnet_tiny", help="cl_robust backbone (default resnet_tiny)")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps a round (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--batch-size", type=count(), default=64, help="batch size (default 64)")
+    parser.add_argument("--steps", type=count(), default=5, help="timed steps a round (default 5)")
+    parser.add_argument("--rounds", type=count(), default=3, help="rounds (default 3)")
+    parser.add_argument("--threads", type=count(), default=1,
                         help="torch threads (default 1: steadier than 2 on a loaded 2-core machine)")
     parser.add_argument("--quick", action="store_true", help="batch 8, 2 steps, 1 round: a smoke run")
     args = parser.parse_args()

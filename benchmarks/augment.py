@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import interleaved_medians, load_note, print_table  # noqa: E402
+from benchmarks._common import count, interleaved_medians, load_note, print_table, usable_cpus  # noqa: E402
 
 
 class PILImages(Dataset):
@@ -95,15 +95,19 @@ def ours_epoch(images: Tensor, labels: Tensor, batch_size: int, seed: int) -> Ca
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=4096, help="images per timed pass (default 4096)")
-    parser.add_argument("--batch-size", type=int, default=256, help="batch size of both (default 256)")
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for lightly (default 2)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for ours (default 1)")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds after one warm-up (default 5)")
+    parser.add_argument("--images", type=count(), default=4096, help="images per timed pass (default 4096)")
+    parser.add_argument("--batch-size", type=count(), default=256, help="batch size of both (default 256)")
+    parser.add_argument("--workers", type=count(0), default=2, help="DataLoader workers for lightly (default 2)")
+    parser.add_argument("--threads", type=count(), default=usable_cpus(),
+                        help="torch threads for ours (default: the usable CPUs, the cores lightly's workers share; "
+                             f"{usable_cpus()} here)")
+    parser.add_argument("--rounds", type=count(), default=5, help="timed rounds after one warm-up (default 5)")
     parser.add_argument("--quick", action="store_true", help="512 images, batch 128, 2 rounds: a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.images, args.batch_size, args.rounds = 512, 128, 2
+    if args.images < args.batch_size:
+        parser.error(f"--images ({args.images}) must be at least --batch-size ({args.batch_size})")
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     images, labels, source = load_images(args.images)

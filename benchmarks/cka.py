@@ -26,6 +26,10 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._common import count  # noqa: E402
+
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -110,10 +114,10 @@ def spawn(args: argparse.Namespace, which: str, images: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=2000, help="images for the comparison (default 2000)")
-    parser.add_argument("--batch-size", type=int, default=200, help="minibatch size for both (default 200)")
+    parser.add_argument("--images", type=count(), default=2000, help="images for the comparison (default 2000)")
+    parser.add_argument("--batch-size", type=count(), default=200, help="minibatch size for both (default 200)")
     parser.add_argument("--backbone", default="resnet18", help="cl_robust backbone name (default resnet18)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads per run (default 2)")
+    parser.add_argument("--threads", type=count(), default=2, help="torch threads per run (default 2)")
     parser.add_argument("--quick", action="store_true", help="tiny backbone and 64 images: a smoke run")
     parser.add_argument("--worker", choices=["ours", "torch_cka"], help=argparse.SUPPRESS)
     args = parser.parse_args()

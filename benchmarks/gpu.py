@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import print_table  # noqa: E402
+from benchmarks._common import count, print_table  # noqa: E402
 
 CIFAR_TRAIN_IMAGES = 50_000
 GOALS_SECONDS = {("resnet18", "pgd10"): 10.0, ("resnet18", "simclr"): 5.0}
@@ -128,9 +128,9 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="cuda (default when present) or cpu (toy size)")
     parser.add_argument("--backbones", nargs="+", default=["resnet18", "resnet50"])
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement (default 10)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation happens here)")
+    parser.add_argument("--batch-size", type=count(), default=512)
+    parser.add_argument("--steps", type=count(), default=10, help="timed steps per measurement (default 10)")
+    parser.add_argument("--warmup", type=count(0), default=3, help="untimed steps first (compilation happens here)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
     parser.add_argument("--kinds", nargs="+", default=["standard", "pgd10", "simclr"],
                         choices=["standard", "pgd10", "simclr"])

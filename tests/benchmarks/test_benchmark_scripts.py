@@ -27,3 +27,21 @@ def test_quick_mode_prints_ratio_line(name: str, target: str) -> None:
         assert float(difference.rsplit(" ", 1)[1]) < 1e-6  # ours and the plain loop do the same computation
     if name == "gpu":
         assert any(line.startswith("resnet_tiny pgd10") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        ("augment", ["--batch-size", "0"], "argument --batch-size: expected an integer >= 1, got 0"),
+        ("augment", ["--workers", "-1"], "argument --workers: expected an integer >= 0, got -1"),
+        ("augment", ["--images", "10", "--batch-size", "20"], "--images (10) must be at least --batch-size (20)"),
+        ("cka", ["--threads", "two"], "argument --threads: expected an integer >= 1, got 'two'"),
+        ("adversarial_step", ["--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
+        ("gpu", ["--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
+    ],
+)
+def test_bad_options_stop_with_one_line_naming_the_option(name: str, arguments: list[str], message: str) -> None:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), *arguments], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1].endswith(message), done.stderr

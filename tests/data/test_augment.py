@@ -33,15 +33,17 @@ def test_to_float() -> None:
     assert to_float(floats) is floats
 
 
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float64, torch.bfloat16, torch.float16])
 def test_contrastive_views_shapes_range_and_independence(dtype: torch.dtype) -> None:
     images = uint8_batch(16)
-    images = images if dtype == torch.uint8 else to_float(images)
+    images = images if dtype == torch.uint8 else to_float(images).to(dtype)
+    images[:2] = images[:2, :1]  # grey images: zero chroma must not divide by zero in any precision
     views = ContrastiveViews()(images)
     assert isinstance(views, tuple) and len(views) == 2
     for view in views:
-        assert view.shape == (16, 3, 32, 32) and view.dtype == torch.float32
-        assert view.min() >= 0 and view.max() <= 1
+        assert view.shape == (16, 3, 32, 32)
+        assert view.dtype == (torch.float32 if dtype == torch.uint8 else dtype)  # no op promotes the images
+        assert not view.isnan().any() and view.min() >= 0 and view.max() <= 1
     assert not torch.allclose(views[0], views[1])
 
 
@@ -96,6 +98,20 @@ def test_hue_and_grayscale_match_torchvision() -> None:
     expected = torch.stack([TF.adjust_hue(images[i], float(shifts[i])) for i in range(5)])
     torch.testing.assert_close(augment.adjust_hue(images, shifts), expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(augment.grayscale(images), TF.rgb_to_grayscale(images), atol=1e-6, rtol=0)
+
+
+def test_hue_matches_torchvision_on_ties_greys_and_the_whole_circle() -> None:
+    """uint8 pixels tie often: the sector choice (red, then green, then blue) must follow torchvision's."""
+    images = to_float(uint8_batch(12))
+    images[0] = images[0, :1]  # grey: all channels equal
+    images[1, 1] = images[1, 0]  # red == green
+    images[2, 2] = images[2, 1]  # green == blue
+    images[3, 2] = images[3, 0]  # red == blue
+    images[4] = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1)  # pure red
+    shifts = torch.linspace(-0.5, 0.5, 12)
+    expected = torch.stack([TF.adjust_hue(images[i], float(shifts[i])) for i in range(12)])
+    torch.testing.assert_close(augment.adjust_hue(images, shifts), expected, atol=1e-5, rtol=0)
+    assert torch.equal(augment.adjust_hue(images[:1], shifts[:1]), images[:1])  # grey stays grey, exactly
 
 
 def test_one_view_equals_torchvision_applied_with_the_same_parameters() -> None:
