@@ -135,6 +135,21 @@ def test_one_view_equals_torchvision_applied_with_the_same_parameters() -> None:
         torch.testing.assert_close(ours[i], image, atol=1e-4, rtol=0)
 
 
+def test_cpu_chunks_give_the_same_views_as_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    views = ContrastiveViews(generator=torch.Generator().manual_seed(2))
+    images = to_float(uint8_batch(150))  # more than two chunks, the last one partial
+    params = views.sample_params(150, "cpu")
+    chunked = views.apply(images, params)
+    monkeypatch.setattr(augment, "CPU_CHUNK_ELEMENTS", 10**12)
+    torch.testing.assert_close(chunked, views.apply(images, params), atol=1e-6, rtol=0)
+    monkeypatch.setattr(augment, "CPU_CHUNK_ELEMENTS", 1)  # a chunk is never empty: one image each
+    torch.testing.assert_close(views.apply(images[:3], params_slice(params, 3)), chunked[:3], atol=1e-6, rtol=0)
+
+
+def params_slice(params: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
+    return {name: value if name == "jitter_order" else value[:count] for name, value in params.items()}
+
+
 def test_crop_distribution_matches_torchvision_sampling() -> None:
     n = 20000
     params = ContrastiveViews(generator=torch.Generator().manual_seed(0)).sample_params(n, "cpu")
