@@ -59,10 +59,13 @@ def test_all_layers_without_probes_or_attacks(trained: tuple[str, Path, Path], t
                                               capsys: pytest.CaptureFixture[str]) -> None:
     root, sl, _ = trained
     code, _ = run_cli(["analyze", "--checkpoint", str(sl), "--data.root", root, "--batch_size", "8", "--layers",
-                       "all", "--no_probes", "--adversarial", "none", "--num_batches", "1", "--output",
-                       str(tmp_path)], capsys)
+                       "all", "--no_probes", "--adversarial", "none", "--num_batches", "1", "--precision", "bf16",
+                       "--output", str(tmp_path)], capsys)
     assert code == 0
     report = json.loads((tmp_path / "analysis.json").read_text())
+    assert report["settings"]["feature_precision"] == "bf16"
+    clean = report["clean"]["cka"]
+    assert all(abs(clean[i][i] - 1) < 1e-6 for i in range(len(clean)))  # features back in float32 for the Grams
     assert "encoder.layer1.0.relu#1" in report["layers"]  # a ReLU applied twice per block: both calls
     assert not any(name.startswith(("train_accuracy", "augment")) for name in report["layers"])
     assert report["adversarial"] == {} and "probes" not in report
@@ -72,6 +75,7 @@ def test_all_layers_without_probes_or_attacks(trained: tuple[str, Path, Path], t
     (["--layers", "encoder.layer9"], "unknown module 'encoder.layer9'"),
     (["--batch_size", "3"], "batch_size must be >= 4"),
     (["--adversarial", "8"], "8/255"),
+    (["--precision", "16"], "argument --precision: invalid choice: '16'"),
     (["--output", "{blocker}/out"], "cannot write"),
     (["--checkpoint", "{foreign}"], "not a readable checkpoint"),
 ])

@@ -50,6 +50,14 @@ def test_centering_the_features_leaves_hsic_unchanged() -> None:
     assert unbiased_hsic(gram_linear(x), gram_linear(y)).item() == pytest.approx(raw.item(), rel=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_channels_last_features_give_the_same_gram(dtype: torch.dtype) -> None:
+    features = torch.randn(12, 5, 6, 7).to(dtype)
+    channels_last = features.contiguous(memory_format=torch.channels_last)
+    assert not channels_last.is_contiguous()  # the layout the bf16 feature pass records
+    torch.testing.assert_close(gram_linear(channels_last), gram_linear(features), rtol=1e-5, atol=1e-4)
+
+
 def test_layer_with_itself_is_one_and_matrix_is_symmetric() -> None:
     cka = minibatch_cka(correlated_layers(), batch_size=100)
     torch.testing.assert_close(torch.diagonal(cka), torch.ones(4, dtype=torch.float64))
