@@ -258,19 +258,19 @@ class ContrastiveViews(nn.Module):
         8-12 % faster, measured); every operation is per sample, so the result is the same.
         """
         if images.device.type != "cpu":
-            return self._apply(images, params)
+            return self._augment_chunk(images, params)
         per_image = images.shape[1] * max(images.shape[2] * images.shape[3], self.size * self.size)
         chunk = max(1, CPU_CHUNK_ELEMENTS // per_image)
         if images.shape[0] <= chunk:
-            return self._apply(images, params)
+            return self._augment_chunk(images, params)
         return torch.cat([
-            self._apply(images[start:start + chunk],
-                        {name: value if name == "jitter_order" else value[start:start + chunk]
-                         for name, value in params.items()})
+            self._augment_chunk(images[start:start + chunk],
+                                {name: value if name == "jitter_order" else value[start:start + chunk]
+                                 for name, value in params.items()})
             for start in range(0, images.shape[0], chunk)
         ])
 
-    def _apply(self, images: Tensor, params: dict[str, Tensor]) -> Tensor:
+    def _augment_chunk(self, images: Tensor, params: dict[str, Tensor]) -> Tensor:
         views = resized_crop(images, params["top"], params["left"], params["crop_height"],
                              params["crop_width"], params["flip"], self.size)
         jittered = views

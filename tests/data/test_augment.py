@@ -146,6 +146,14 @@ def test_cpu_chunks_give_the_same_views_as_one_pass(monkeypatch: pytest.MonkeyPa
     torch.testing.assert_close(views.apply(images[:3], params_slice(params, 3)), chunked[:3], atol=1e-6, rtol=0)
 
 
+def test_views_module_moves_like_any_module() -> None:
+    """Lightning moves every child module with ``.cpu()``/``.to()`` at teardown; the views
+    module must not shadow ``nn.Module`` methods those rely on."""
+    views = ContrastiveViews(generator=torch.Generator().manual_seed(2))
+    assert views.cpu() is views and views.to(torch.float64) is views
+    assert len(views(uint8_batch(4))) == 2
+
+
 def params_slice(params: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
     return {name: value if name == "jitter_order" else value[:count] for name, value in params.items()}
 
