@@ -7,6 +7,9 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
+import torch
+from torch import Tensor
+
 
 def load_note() -> str:
     """The 1-minute load average and CPU count, to print beside timings taken on a shared machine."""
@@ -15,6 +18,28 @@ def load_note() -> str:
     except OSError:
         return f"{os.cpu_count()} CPUs"
     return f"{os.cpu_count()} CPUs, load average {load:.1f}"
+
+
+def cifar10_or_random(split: str, count: int, seed: int = 0) -> tuple[Tensor, Tensor, str]:
+    """``count`` CIFAR-10 ``split`` images (uint8) and labels, and where they came from.
+
+    A seeded random choice (all classes mixed) from ``$CL_ROBUST_DATA`` when it holds the
+    split, else random uint8 images with random labels.
+    """
+    from cl_robust.data.cifar import DataNotFoundError, load_split
+
+    generator = torch.Generator().manual_seed(seed)
+    root = os.environ.get("CL_ROBUST_DATA")
+    if root:
+        try:
+            images, labels, _ = load_split("cifar10", root, split)
+        except DataNotFoundError:
+            pass
+        else:
+            chosen = torch.randperm(len(labels), generator=generator)[:count]
+            return images[chosen], labels[chosen], f"CIFAR-10 {split} ({root}, {len(chosen)} of {len(labels)})"
+    images = torch.randint(0, 256, (count, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    return images, torch.randint(0, 10, (count,), generator=generator), "random uint8 images"
 
 
 def count(minimum: int = 1) -> Callable[[str], int]:

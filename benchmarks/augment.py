@@ -31,7 +31,14 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import count, interleaved_medians, load_note, print_table, usable_cpus  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    cifar10_or_random,
+    count,
+    interleaved_medians,
+    load_note,
+    print_table,
+    usable_cpus,
+)
 
 
 class PILImages(Dataset):
@@ -47,22 +54,6 @@ class PILImages(Dataset):
 
     def __getitem__(self, index: int) -> tuple[object, int]:
         return self.transform(Image.fromarray(self.data[index])), self.targets[index]
-
-
-def load_images(count: int) -> tuple[Tensor, Tensor, str]:
-    """``count`` CIFAR-10 training images from ``$CL_ROBUST_DATA`` if present, else random ones."""
-    from cl_robust.data.cifar import DataNotFoundError, load_split
-
-    root = os.environ.get("CL_ROBUST_DATA")
-    if root:
-        try:
-            images, labels, _ = load_split("cifar10", root, "train")
-            return images[:count], labels[:count], f"CIFAR-10 train ({root})"
-        except DataNotFoundError:
-            pass
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (count, 3, 32, 32), dtype=torch.uint8, generator=generator)
-    return images, torch.randint(0, 10, (count,), generator=generator), "random uint8 images"
 
 
 def lightly_loader(images: Tensor, labels: Tensor, batch_size: int, workers: int) -> DataLoader:
@@ -110,7 +101,7 @@ def main() -> None:
         parser.error(f"--images ({args.images}) must be at least --batch-size ({args.batch_size})")
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
-    images, labels, source = load_images(args.images)
+    images, labels, source = cifar10_or_random("train", args.images)
     loader = lightly_loader(images, labels, args.batch_size, args.workers)
 
     def lightly_epoch() -> None:

@@ -18,7 +18,7 @@ def run_quick(name: str) -> list[str]:
     return done.stdout.strip().splitlines()
 
 
-@pytest.mark.parametrize(("name", "target"), [("augment", "5"), ("adversarial_step", "1.15"), ("gpu", "2")])
+@pytest.mark.parametrize(("name", "target"), [("augment", "5"), ("adversarial_step", "1.15"), ("cka", "5"), ("gpu", "2")])
 def test_quick_mode_prints_ratio_line(name: str, target: str) -> None:
     lines = run_quick(name)
     assert re.fullmatch(rf"{name} ratio: \d+\.\d{{2}} \(target {re.escape(target)}\)", lines[-1]), lines[-1]
@@ -27,6 +27,15 @@ def test_quick_mode_prints_ratio_line(name: str, target: str) -> None:
         assert float(difference.rsplit(" ", 1)[1]) < 1e-6  # ours and the plain loop do the same computation
     if name == "gpu":
         assert any(line.startswith("resnet_tiny pgd10") for line in lines)
+    if name == "cka":
+        assert any(line.startswith("max |ours bf16 - ours float32|") for line in lines)
+
+
+def test_cka_precision_quick_mode_reports_the_bf16_difference() -> None:
+    last = run_quick("cka_precision")[-1]
+    match = re.fullmatch(r"cka_precision max difference: (\S+) \(tolerance 0.001\)", last)
+    assert match, last
+    assert 0 < float(match.group(1)) < 0.05  # bf16 moves CKA a little, never by much
 
 
 @pytest.mark.parametrize(
@@ -36,6 +45,9 @@ def test_quick_mode_prints_ratio_line(name: str, target: str) -> None:
         ("augment", ["--workers", "-1"], "argument --workers: expected an integer >= 0, got -1"),
         ("augment", ["--images", "10", "--batch-size", "20"], "--images (10) must be at least --batch-size (20)"),
         ("cka", ["--threads", "two"], "argument --threads: expected an integer >= 1, got 'two'"),
+        ("cka_precision", ["--steps", "-1"], "argument --steps: expected an integer >= 0, got -1"),
+        ("cka_precision", ["--images", "8", "--cka-batch-size", "16"],
+         "--images (8) must be at least --cka-batch-size (16)"),
         ("adversarial_step", ["--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
         ("gpu", ["--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
     ],
