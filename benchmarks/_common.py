@@ -42,6 +42,27 @@ def cifar10_or_random(split: str, count: int, seed: int = 0) -> tuple[Tensor, Te
     return images, torch.randint(0, 10, (count,), generator=generator), "random uint8 images"
 
 
+def block_cka_matrix(model: torch.nn.Module, layers: list[str], images: Tensor, batch_size: int,
+                     precision: str = "32") -> Tensor:
+    """Layer x layer minibatch CKA (``MinibatchCKA``) of ``layers`` over float ``images``.
+
+    Features come from ``feature_pass`` at ``precision`` ("32" or "bf16"), batch by batch; a
+    last batch under ``MIN_BATCH_SIZE`` images is left out (the unbiased HSIC needs four).
+    """
+    from cl_robust.analysis import LayerRecorder, MinibatchCKA
+    from cl_robust.analysis.cka import MIN_BATCH_SIZE
+    from cl_robust.analysis.feature_pass import feature_pass
+
+    metric = MinibatchCKA(len(layers))
+    with LayerRecorder(model, layers) as recorder:
+        for batch in images.split(batch_size):
+            if len(batch) < MIN_BATCH_SIZE:
+                break
+            feature_pass(model, batch, precision)
+            metric.update(recorder.features())
+    return metric.compute()
+
+
 def count(minimum: int = 1) -> Callable[[str], int]:
     """An argparse ``type``: an integer of at least ``minimum``, else a one-line usage error."""
     def parse(text: str) -> int:

@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import count  # noqa: E402
+from benchmarks._common import block_cka_matrix, count  # noqa: E402
 
 #: How far bf16 features may move our CKA matrix for that run to count in the ratio.
 BF16_TOLERANCE = 1e-3
@@ -69,19 +69,6 @@ def measure(work: Callable[[], Any]) -> tuple[Any, float, int]:
     return result, seconds, max(peak, resident_bytes()) - baseline
 
 
-def ours(model: torch.nn.Module, layers: list[str], images: torch.Tensor, batch_size: int,
-         precision: str = "32") -> torch.Tensor:
-    from cl_robust.analysis import LayerRecorder, MinibatchCKA
-    from cl_robust.analysis.feature_pass import feature_pass
-
-    metric = MinibatchCKA(len(layers))
-    with LayerRecorder(model, layers) as recorder:
-        for batch in images.split(batch_size):
-            feature_pass(model, batch, precision)
-            metric.update(recorder.features())
-    return metric.compute()
-
-
 def reference(model: torch.nn.Module, layers: list[str], images: torch.Tensor, batch_size: int) -> torch.Tensor:
     from torch.utils.data import DataLoader, TensorDataset
     from torch_cka import CKA
@@ -106,12 +93,12 @@ def worker(args: argparse.Namespace) -> None:
     images = torch.rand(args.images, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     if args.worker == "ours":
         def run() -> torch.Tensor:
-            return ours(model, layers, images, args.batch_size, args.precision)
+            return block_cka_matrix(model, layers, images, args.batch_size, args.precision)
     else:
         def run() -> torch.Tensor:
             return reference(model, layers, images, args.batch_size)
     with torch.no_grad():
-        ours(model, layers, images[: args.batch_size], args.batch_size, args.precision)  # warm-up: kernel setup
+        block_cka_matrix(model, layers, images[: args.batch_size], args.batch_size, args.precision)  # warm-up: kernel setup
     matrix, seconds, peak = measure(run)
     print(json.dumps({"seconds": seconds, "peak_bytes": peak, "layers": layers, "cka": matrix.tolist()}))
 
@@ -130,8 +117,10 @@ def spawn(args: argparse.Namespace, which: str, images: int, precision: str = "3
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=count(), default=2000, help="images for the comparison (default 2000)")
-    parser.add_argument("--batch-size", type=count(), default=200, help="minibatch size for both (default 200)")
+    parser.add_argument("--images", type=count(4), default=2000,
+                        help="images for the comparison, at least 4 (default 2000)")
+    parser.add_argument("--batch-size", type=count(4), default=200,
+                        help="minibatch size for both, at least 4 (default 200)")
     parser.add_argument("--backbone", default="resnet18", help="cl_robust backbone name (default resnet18)")
     parser.add_argument("--threads", type=count(), default=2, help="torch threads per run (default 2)")
     parser.add_argument("--quick", action="store_true", help="tiny backbone and 64 images: a smoke run")

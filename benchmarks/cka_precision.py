@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._common import cifar10_or_random, count  # noqa: E402
+from benchmarks._common import block_cka_matrix, cifar10_or_random, count  # noqa: E402
 
 TOLERANCE = 1e-3
 
@@ -56,22 +56,14 @@ def train(encoder: nn.Module, images: Tensor, labels: Tensor, steps: int, batch_
     return float(loss.detach())
 
 
-def block_cka(encoder: nn.Module, images: Tensor, batch_size: int, precision: str) -> tuple[Tensor, float]:
-    """The block-output CKA matrix of ``images`` with features at ``precision``, and its seconds."""
-    from cl_robust.analysis import LayerRecorder, MinibatchCKA, block_names
-    from cl_robust.analysis.feature_pass import feature_pass
+def timed_block_cka(encoder: nn.Module, images: Tensor, batch_size: int, precision: str) -> tuple[Tensor, float]:
+    """The block-output CKA matrix of uint8 ``images`` with features at ``precision``, and its seconds."""
+    from cl_robust.analysis import block_names
     from cl_robust.data.augment import to_float
 
-    layers = block_names(encoder)
-    metric = MinibatchCKA(len(layers))
     start = time.perf_counter()
-    with LayerRecorder(encoder, layers) as recorder:
-        for batch in to_float(images).split(batch_size):
-            if len(batch) < batch_size:
-                break
-            feature_pass(encoder, batch, precision)
-            metric.update(recorder.features())
-    return metric.compute(), time.perf_counter() - start
+    matrix = block_cka_matrix(encoder, block_names(encoder), to_float(images), batch_size, precision)
+    return matrix, time.perf_counter() - start
 
 
 def main() -> None:
@@ -80,7 +72,8 @@ def main() -> None:
     parser.add_argument("--steps", type=count(0), default=120, help="training steps (default 120)")
     parser.add_argument("--batch-size", type=count(4), default=64, help="training batch size (default 64)")
     parser.add_argument("--images", type=count(4), default=1000, help="test images for CKA (default 1000)")
-    parser.add_argument("--cka-batch-size", type=count(4), default=200, help="CKA minibatch size (default 200)")
+    parser.add_argument("--cka-batch-size", type=count(4), default=200,
+                        help="CKA minibatch size, at least 4 (default 200)")
     parser.add_argument("--threads", type=count(), default=2, help="torch threads (default 2)")
     parser.add_argument("--quick", action="store_true", help="resnet_tiny, 3 steps, 64 test images: a smoke run")
     args = parser.parse_args()
@@ -98,8 +91,8 @@ def main() -> None:
     print(f"{args.backbone}: {args.steps} training steps of {args.batch_size} from {train_source}; "
           f"CKA on {len(test_images)} images from {test_source}, batch {args.cka_batch_size}")
     train(encoder, train_images, train_labels, args.steps, args.batch_size)
-    exact, exact_seconds = block_cka(encoder, test_images, args.cka_batch_size, "32")
-    fast, fast_seconds = block_cka(encoder, test_images, args.cka_batch_size, "bf16")
+    exact, exact_seconds = timed_block_cka(encoder, test_images, args.cka_batch_size, "32")
+    fast, fast_seconds = timed_block_cka(encoder, test_images, args.cka_batch_size, "bf16")
     torch.set_printoptions(precision=3, sci_mode=False, linewidth=120)
     print(f"float32 features ({exact_seconds:.2f} s):\n{exact}")
     print(f"bf16 features ({fast_seconds:.2f} s):\n{fast}")

@@ -45,6 +45,7 @@ def test_cka_precision_quick_mode_reports_the_bf16_difference() -> None:
         ("augment", ["--workers", "-1"], "argument --workers: expected an integer >= 0, got -1"),
         ("augment", ["--images", "10", "--batch-size", "20"], "--images (10) must be at least --batch-size (20)"),
         ("cka", ["--threads", "two"], "argument --threads: expected an integer >= 1, got 'two'"),
+        ("cka", ["--batch-size", "2"], "argument --batch-size: expected an integer >= 4, got 2"),
         ("cka_precision", ["--steps", "-1"], "argument --steps: expected an integer >= 0, got -1"),
         ("cka_precision", ["--images", "8", "--cka-batch-size", "16"],
          "--images (8) must be at least --cka-batch-size (16)"),
