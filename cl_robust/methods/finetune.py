@@ -64,9 +64,11 @@ class FineTune(RobustMethod):
         normalize = pretrained.get("normalize", True) if normalize is None else normalize
         super().__init__(backbone=pretrained["backbone"], num_classes=num_classes, views=views, optimizer=optimizer,
                          lr=lr, weight_decay=weight_decay, momentum=momentum, scheduler=scheduler,
-                         warmup_epochs=warmup_epochs, normalize=normalize)
+                         warmup_epochs=warmup_epochs, normalize=normalize,
+                         backbone_width=pretrained.get("backbone_width"))
         # Record what was resolved, so load_from_checkpoint(..., pretrained_checkpoint=None) rebuilds the same module.
-        self.hparams.update({"backbone": pretrained["backbone"], "normalize": normalize, "pretrained": pretrained,
+        self.hparams.update({"backbone": pretrained["backbone"], "backbone_width": pretrained.get("backbone_width"),
+                             "normalize": normalize, "pretrained": pretrained,
                              "pretrained_checkpoint": checkpoint})
         self.pretrained = pretrained
         self.projector = None

@@ -42,13 +42,16 @@ class CIFARResNet(nn.Module):
     """
 
     def __init__(self, depth: int = 18, normalize: bool = True,
-                 mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD) -> None:
+                 mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD,
+                 width: int | None = None) -> None:
         super().__init__()
         if depth not in _TORCHVISION_RESNETS:
             raise ConfigError(f"backbone depth must be one of {sorted(_TORCHVISION_RESNETS)}, got {depth}")
-        net = _TORCHVISION_RESNETS[depth](weights=None)
+        check_width(width, depth)
+        net = _scaled_resnet(depth, width) if width not in (None, STANDARD_WIDTH) else _TORCHVISION_RESNETS[depth](weights=None)
         stem_width = net.conv1.out_channels
         self.depth = depth
+        self.width = width
         self.normalize = Normalize(mean, std) if normalize else nn.Identity()
         self.conv1 = nn.Conv2d(3, stem_width, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = net.bn1
@@ -68,6 +71,48 @@ class CIFARResNet(nn.Module):
         for stage in ("layer1", "layer2", "layer3", "layer4"):
             names += [f"{stage}.{i}" for i in range(len(getattr(self, stage)))]
         return names
+
+
+STANDARD_WIDTH = 64
+"""Channels of the first stage of torchvision's ResNets (64, 128, 256, 512 through the stages)."""
+
+
+def check_width(width: int | None, depth: int) -> None:
+    """Refuse a base width that is not a positive multiple of 4, or one given to ``resnet_tiny``."""
+    if width is None:
+        return
+    if isinstance(width, bool) or not isinstance(width, int) or width < 4 or width % 4:
+        raise ConfigError(f"backbone_width must be an integer >= 4 and a multiple of 4 (64 is the standard "
+                          f"ResNet; 16 a quarter of its channels), or null; got {width!r}")
+    if depth == 0:
+        raise ConfigError("backbone_width applies to resnet18, resnet34 and resnet50; resnet_tiny has fixed "
+                          "widths (16, 32, 64, 128); leave backbone_width null")
+
+
+def _scaled_resnet(depth: int, width: int) -> torchvision.models.ResNet:
+    """A torchvision ResNet-18/34/50 whose stages have ``width``, 2x, 4x and 8x channels (standard: 64).
+
+    torchvision fixes the widths of its BasicBlock ResNets at 64 .. 512, so the stages are rebuilt
+    with torchvision's own ``_make_layer`` and initialised as torchvision initialises them
+    (Kaiming-normal convolutions, BatchNorm weight 1 and bias 0): the same blocks and block
+    names, a quarter of the channels at ``width=16`` (about 1/16 of the multiply-adds).
+    """
+    net = _TORCHVISION_RESNETS[depth](weights=None)
+    block = type(net.layer1[0])
+    counts = [len(getattr(net, f"layer{i}")) for i in range(1, 5)]
+    net.inplanes = width
+    net.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(width)
+    for index, count in enumerate(counts):
+        setattr(net, f"layer{index + 1}", net._make_layer(block, width * 2**index, count, stride=1 if index == 0 else 2))
+    net.fc = nn.Linear(width * 8 * block.expansion, 1)
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    return net
 
 
 def _narrow_resnet(weights: None = None) -> torchvision.models.ResNet:
@@ -104,7 +149,10 @@ BACKBONES: dict[str, Callable[..., CIFARResNet]] = {
 
 
 def build_backbone(name: str, **options: object) -> CIFARResNet:
-    """Build a registered backbone by name (``resnet18``, ``resnet34``, ``resnet50``, and ``resnet_tiny`` for tests)."""
+    """Build a registered backbone by name (``resnet18``, ``resnet34``, ``resnet50``, and ``resnet_tiny`` for tests).
+
+    ``options`` go to :class:`CIFARResNet` (``normalize``, ``width``: base width of ResNet-18/34/50).
+    """
     if name not in BACKBONES:
         raise ConfigError(f"backbone must be one of {', '.join(map(repr, BACKBONES))}; got {name!r}")
     return BACKBONES[name](**options)

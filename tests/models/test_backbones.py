@@ -47,3 +47,34 @@ def test_projection_head_shapes_and_validation() -> None:
     assert head(torch.rand(4, 128)).shape == (4, 32)
     with pytest.raises(ConfigError, match="output_dim"):
         build_projection_head(128, output_dim=0)
+
+
+def test_backbone_width_scales_every_stage_and_keeps_the_block_structure() -> None:
+    standard, narrow = build_backbone("resnet18"), build_backbone("resnet18", width=16)
+    assert narrow.feature_dim == 128 and narrow(torch.rand(2, 3, 32, 32)).shape == (2, 128)
+    assert narrow.block_names() == standard.block_names()
+    assert [narrow.layer1[0].conv1.out_channels, narrow.layer4[0].conv1.out_channels] == [16, 128]
+    assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in standard.parameters()) / 10
+    assert build_backbone("resnet50", width=16).feature_dim == 512
+    assert build_backbone("resnet18", width=64).feature_dim == 512  # 64 is torchvision's own network
+
+
+@pytest.mark.parametrize("name,width", [("resnet18", 0), ("resnet18", 10), ("resnet18", "16"), ("resnet_tiny", 16)])
+def test_bad_backbone_width_is_refused(name: str, width: object) -> None:
+    with pytest.raises(ConfigError, match="backbone_width"):
+        build_backbone(name, width=width)
+
+
+def test_fine_tuning_takes_the_width_of_its_checkpoint(tmp_path) -> None:  # noqa: ANN001
+    import lightning as L
+
+    from cl_robust.methods import FineTune, SimCLR
+
+    pretrained = SimCLR(backbone="resnet18", backbone_width=8, projection_dim=16)
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(pretrained)
+    trainer.save_checkpoint(tmp_path / "cl.ckpt")
+    probe = FineTune(pretrained_checkpoint=str(tmp_path / "cl.ckpt"))
+    assert probe.encoder.layer1[0].conv1.out_channels == 8
+    assert probe.checkpoint_metadata()["backbone_width"] == 8
+    assert torch.equal(probe.encoder.conv1.weight, pretrained.encoder.conv1.weight)
