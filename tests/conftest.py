@@ -22,3 +22,28 @@ def real_cifar_root() -> str:
     if not root or not os.path.isdir(root):
         pytest.skip("CL_ROBUST_TEST_DATA is not set to a real CIFAR subset")
     return root
+
+
+def _write_reordered_copy(root: str, destination: str, seed: int = 1) -> str:
+    """A copy of a torchvision-layout CIFAR-10 under ``root`` whose batch files hold the images in another order."""
+    import pickle
+    from pathlib import Path
+
+    source, target = Path(root) / "cifar-10-batches-py", Path(destination) / "cifar-10-batches-py"
+    target.mkdir(parents=True)
+    for file in source.iterdir():
+        if file.name == "batches.meta":
+            (target / file.name).write_bytes(file.read_bytes())
+            continue
+        entry = pickle.loads(file.read_bytes(), encoding="latin1")
+        permutation = torch.randperm(len(entry["labels"]), generator=torch.Generator().manual_seed(seed)).tolist()
+        entry["data"] = entry["data"][permutation]
+        entry["labels"] = [entry["labels"][i] for i in permutation]
+        (target / file.name).write_bytes(pickle.dumps(entry))
+    return destination
+
+
+@pytest.fixture(scope="session")
+def reordered_copy():  # noqa: ANN201
+    """``reordered_copy(root, destination)``: the same CIFAR-10 images stored in another order."""
+    return _write_reordered_copy

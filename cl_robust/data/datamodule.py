@@ -28,6 +28,7 @@ from cl_robust.data.cifar import (
     load_split,
 )
 from cl_robust.data.device_data import DeviceSplits, IndexBatch, IndexBatchDataset, check_on_device
+from cl_robust.data.order import content_order
 from cl_robust.errors import ConfigError, check_choice
 
 Batch = tuple[Tensor, Tensor]
@@ -131,9 +132,14 @@ def hold_out_last_per_class(labels: Tensor, count: int) -> tuple[Tensor, Tensor]
 class CIFARDataModule(lightning.LightningDataModule):
     """CIFAR-10/100 as uint8 tensors in memory, with deterministic per-class subsets.
 
-    ``per_class`` keeps the first N training images of each class; ``val_per_class`` holds out
-    the last N of those as a validation split (else validation uses the test split);
-    ``test_per_class`` keeps the first N test images of each class. ``root`` defaults to
+    ``order_seed`` (default 0) puts every split in a seeded random order that depends only on
+    its images and labels, not on how they are stored (:mod:`cl_robust.data.order`), so
+    validation and test batches are random samples of every class and the same images give the
+    same batches in any storage order; ``null`` keeps the storage order (class by class).
+    ``per_class`` keeps the first N training images of each class in that order (a seeded
+    random subset); ``val_per_class`` holds out the last N of those as a validation split (else
+    validation uses the test split); ``test_per_class`` keeps the first N test images of each
+    class. ``root`` defaults to
     ``$CL_ROBUST_DATA``, else ``./data``. ``on_device``: keep each split on the model's device
     and gather batches there from index batches (``"auto"``: whenever the trainer's device is not
     a CPU; see :mod:`cl_robust.data.device_data`); the batches are the same either way.
@@ -152,20 +158,27 @@ class CIFARDataModule(lightning.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
         on_device: bool | str = "auto",
+        order_seed: int | None = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         check_choice("dataset", dataset, DATASETS)
         self.dataset = dataset
         self._set_options(root if root is not None else default_root(), batch_size, eval_batch_size,
-                          per_class, val_per_class, test_per_class, num_workers, seed, on_device)
+                          per_class, val_per_class, test_per_class, num_workers, seed, on_device, order_seed)
         self.download = download
         self.num_classes: int = len(CIFAR_CLASSES[dataset])
 
     def _set_options(self, root: str | os.PathLike, batch_size: int, eval_batch_size: int | None,
                      per_class: int | None, val_per_class: int, test_per_class: int | None,
-                     num_workers: int, seed: int, on_device: bool | str = "auto") -> None:
+                     num_workers: int, seed: int, on_device: bool | str = "auto",
+                     order_seed: int | None = 0) -> None:
         self.on_device = check_on_device(on_device)
+        if order_seed is not None and (isinstance(order_seed, bool) or not isinstance(order_seed, int)
+                                       or order_seed < 0):
+            raise ConfigError(f"order_seed must be an integer >= 0, or null to keep the storage order; "
+                              f"got {order_seed!r}")
+        self.order_seed = order_seed
         self.device_splits = DeviceSplits()
         self._validate_common(batch_size, eval_batch_size, per_class, val_per_class, test_per_class, num_workers)
         if Path(root).expanduser().is_file():
@@ -210,6 +223,14 @@ class CIFARDataModule(lightning.LightningDataModule):
     def _load(self, split: str) -> Split:
         return load_split(self.dataset, self.root, split, download=self.download)
 
+    def _ordered(self, split: str) -> tuple[Tensor, Tensor, list[str]]:
+        """One split, in the seeded content order when ``order_seed`` is set (storage order otherwise)."""
+        images, labels, classes = self._load(split)
+        if self.order_seed is None:
+            return images, labels, classes
+        order = content_order(images, labels, self.order_seed)
+        return images[order], labels[order], classes
+
     def prepare_data(self) -> None:
         """Download when allowed; otherwise fail here, before training, if the data is missing."""
         for split in ("train", "test"):
@@ -219,8 +240,8 @@ class CIFARDataModule(lightning.LightningDataModule):
         """Load both splits into memory and cut the per-class subsets."""
         if self.train_set is not None:
             return
-        train_images, train_labels, self.classes = self._load("train")
-        test_images, test_labels, _ = self._load("test")
+        train_images, train_labels, self.classes = self._ordered("train")
+        test_images, test_labels, _ = self._ordered("test")
         if self.per_class is not None:
             keep = first_per_class(train_labels, self.per_class, "train", "per_class")
             train_images, train_labels = train_images[keep], train_labels[keep]
@@ -326,7 +347,7 @@ class CIFARDataModule(lightning.LightningDataModule):
         return self._loader("val", self.eval_batch_size, train=False)
 
     def test_dataloader(self) -> DataLoader:
-        """The (subsetted) test split, in order, every image once."""
+        """The (subsetted) test split, every image once, in the split's order (see ``order_seed``)."""
         return self._loader("test", self.eval_batch_size, train=False)
 
     def predict_dataloader(self) -> DataLoader:
@@ -349,6 +370,7 @@ class ImageFolderDataModule(CIFARDataModule):
         num_workers: int = 0,
         seed: int = 0,
         on_device: bool | str = "auto",
+        order_seed: int | None = 0,
     ) -> None:
         lightning.LightningDataModule.__init__(self)
         self.save_hyperparameters()
@@ -356,7 +378,7 @@ class ImageFolderDataModule(CIFARDataModule):
             raise ConfigError(f"image_size must be a positive integer, got {image_size!r}")
         self.dataset = "image_folder"
         self._set_options(root, batch_size, eval_batch_size, per_class, val_per_class, test_per_class,
-                          num_workers, seed, on_device)
+                          num_workers, seed, on_device, order_seed)
         train_dir = Path(root).expanduser().absolute() / "train"
         if not train_dir.is_dir():
             raise DataNotFoundError(

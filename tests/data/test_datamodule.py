@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from cl_robust.data import CIFARDataModule, DataNotFoundError, ImageFolderDataModule, load_split
 from cl_robust.data.datamodule import TensorBatchDataset, passthrough_collate, rank_within_class
+from cl_robust.data.order import content_order
 from cl_robust.errors import ConfigError
 
 
@@ -67,6 +68,8 @@ def test_root_defaults_to_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_per_class_subset_and_validation_split_are_deterministic(cifar10_torchvision: str) -> None:
     images, labels, _ = load_split("cifar10", cifar10_torchvision, "train")
+    order = content_order(images, labels, 0)  # order_seed 0, the default
+    images, labels = images[order], labels[order]
     first = make_module(cifar10_torchvision, per_class=12, val_per_class=3, test_per_class=4)
     second = make_module(cifar10_torchvision, per_class=12, val_per_class=3, test_per_class=4, seed=7)
     for name in ("train_set", "val_set", "test_set"):
@@ -77,11 +80,19 @@ def test_per_class_subset_and_validation_split_are_deterministic(cifar10_torchvi
     assert torch.equal(torch.bincount(first.test_set.labels), torch.full((10,), 4))
     for c in range(10):
         of_class = images[labels == c]
-        # Training keeps images 0..8 of each class, validation holds out images 9..11.
+        # Training keeps images 0..8 of each class in the seeded order, validation holds out images 9..11.
         assert torch.equal(train.images[train.labels == c], of_class[:9])
         assert torch.equal(val.images[val.labels == c], of_class[9:12])
     flat_train = {bytes(image.flatten().tolist()) for image in train.images}
     assert not any(bytes(image.flatten().tolist()) in flat_train for image in val.images)
+
+
+def test_order_seed_null_keeps_the_storage_order(cifar10_torchvision: str) -> None:
+    images, labels, _ = load_split("cifar10", cifar10_torchvision, "test")
+    stored = make_module(cifar10_torchvision, test_per_class=4, order_seed=None)
+    first_four = torch.cat([torch.nonzero(labels == c).flatten()[:4] for c in range(10)]).sort().values
+    assert torch.equal(stored.test_set.images, images[first_four])
+    assert torch.equal(stored.test_set.labels, labels[first_four])
 
 
 def test_validation_falls_back_to_the_test_split(cifar10_torchvision: str) -> None:
