@@ -29,17 +29,39 @@ def _call_counts(model: nn.Module, names: list[str]) -> dict[str, int]:
         model.train(was_training)
 
 
-def _expand(names: list[str], counts: dict[str, int]) -> list[str]:
-    expanded: list[str] = []
-    for name in names:
-        count = counts.get(name, 1)
-        expanded += [f"{name}{CALL_SEPARATOR}{k}" for k in range(count)] if count > 1 else [name]
-    return expanded
+def forward_order(model: nn.Module, names: list[str]) -> list[str]:
+    """``names`` in the order their outputs appear in one forward of a 4-image batch.
+
+    A module run several times appears once per call as ``name#0``, ``name#1``, ...; modules that
+    do not run are left out. A block's output comes after the outputs of the modules inside it.
+    """
+    modules = dict(model.named_modules())
+    sequence: list[str] = []
+    handles = [modules[name].register_forward_hook(lambda *_, name=name: sequence.append(name)) for name in names]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.rand(4, 3, 32, 32, device=device))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    counts = {name: sequence.count(name) for name in set(sequence)}
+    seen: dict[str, int] = {}
+    ordered = []
+    for name in sequence:
+        call = seen.get(name, 0)
+        seen[name] = call + 1
+        ordered.append(f"{name}{CALL_SEPARATOR}{call}" if counts[name] > 1 else name)
+    return ordered
 
 
 def resolve_layers(model: nn.Module, selection: str) -> list[str]:
     """Layer names for ``selection``: ``blocks`` (stem-free residual-block outputs, pooled features, logits),
-    ``all`` (every non-container module that runs in ``forward``) or ``name1,name2,...``."""
+    ``all`` (every non-container module that runs in ``forward``, in the order of its outputs) or
+    ``name1,name2,...`` (as given)."""
     encoder = getattr(model, ENCODER, None)
     if selection == "blocks":
         if not isinstance(encoder, nn.Module):
@@ -47,9 +69,7 @@ def resolve_layers(model: nn.Module, selection: str) -> list[str]:
         names = [f"{ENCODER}.{name}" for name in block_names(encoder)]
         return names + (["classifier"] if isinstance(getattr(model, "classifier", None), nn.Module) else [])
     if selection == "all":
-        candidates = all_module_names(model)
-        counts = _call_counts(model, candidates)
-        return _expand([name for name in candidates if counts[name] > 0], counts)
+        return forward_order(model, all_module_names(model))
     names = [name.strip() for name in selection.split(",") if name.strip()]
     if not names:
         raise ConfigError("layers must be 'blocks', 'all' or a comma-separated list of module names")

@@ -57,8 +57,13 @@ class LayerRecorder:
             feats = rec.features()  # list in the order of layer_names
 
     Each forward of ``model`` starts a fresh recording, so ``features()`` returns the latest
-    forward (when calling a submodule of ``model`` directly, call ``clear()`` between calls). Hooks are removed on exit, also when the block raises. ``detach`` (default)
-    cuts the outputs from the autograd graph; ``to_cpu`` moves them to the CPU.
+    forward (when calling a submodule of ``model`` directly, call ``clear()`` between calls).
+    Hooks are removed on exit, also when the block raises. ``detach`` (default) cuts the outputs
+    from the autograd graph; ``to_cpu`` moves them to the CPU.
+
+    Every record is a copy: torchvision's blocks apply ReLU in place and add the shortcut into
+    the second BatchNorm's output (``out += identity``), so a reference to a module's output
+    would later hold what those in-place operations wrote into it, not what the module returned.
     """
 
     def __init__(
@@ -94,8 +99,8 @@ class LayerRecorder:
             tensor = _first_tensor(output)
             if self.detach:
                 tensor = tensor.detach()
-            if self.to_cpu:
-                tensor = tensor.cpu()
+            # A copy, so later in-place operations on the live output cannot change the record.
+            tensor = tensor.cpu() if self.to_cpu and tensor.device.type != "cpu" else tensor.clone()
             self._records[module_name].append(tensor)
 
         return record
@@ -166,7 +171,8 @@ def block_names(model: nn.Module) -> list[str]:
 
 
 def all_module_names(model: nn.Module) -> list[str]:
-    """Every named module except the root and pure containers, in registration order.
+    """Every named module except the root and pure containers, in registration order (for forward
+    order, see :func:`cl_robust.analysis.layer_selection.resolve_layers`).
 
     Containers (``nn.Sequential``, ``nn.ModuleList``, ``nn.ModuleDict``) are left out because
     their output repeats their last child's. Leaves and blocks such as residual blocks stay.

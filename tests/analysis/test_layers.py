@@ -124,3 +124,61 @@ def test_direct_submodule_calls_accumulate_until_clear() -> None:
         x = torch.randn(3, 4)
         model[0](x)
         torch.testing.assert_close(rec.features()[0], model[0](x))
+
+
+def test_recorded_batchnorm_output_keeps_its_negative_values() -> None:
+    """torchvision's blocks write ReLU and the shortcut into bn1 / bn2 outputs in place; records are copies."""
+    model = resnet18(num_classes=10).eval()
+    images = torch.rand(4, 3, 32, 32)
+    names = ["layer1.0.bn1", "layer1.0.bn2", "layer1.0"]
+    with LayerRecorder(model, names) as recorder, torch.no_grad():
+        model(images)
+        bn1, bn2, block = recorder.features()
+    with torch.no_grad():  # what the modules really returned, recomputed step by step
+        x = model.maxpool(model.relu(model.bn1(model.conv1(images))))
+        block_module = model.layer1[0]
+        true_bn1 = block_module.bn1(block_module.conv1(x))
+        true_bn2 = block_module.bn2(block_module.conv2(torch.relu(true_bn1)))
+    assert bn1.min() < 0 and bn2.min() < 0
+    assert torch.allclose(bn1, true_bn1, atol=1e-6) and torch.allclose(bn2, true_bn2, atol=1e-6)
+    assert not torch.allclose(bn2, block)  # the block output is bn2 + shortcut, then ReLU
+
+
+def test_all_layers_follow_the_forward_pass() -> None:
+    """Registration order differs from forward order (``forward`` calls them in another order)."""
+    from cl_robust.analysis.layer_selection import resolve_layers
+
+    class Backwards(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.late = nn.Linear(6, 3)
+            self.early = nn.Flatten()
+            self.middle = nn.Linear(3 * 32 * 32, 6)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.late(torch.relu(self.middle(self.early(x))))
+
+    model = Backwards()
+    assert all_module_names(model) == ["late", "early", "middle"]
+    assert resolve_layers(model, "all") == ["early", "middle", "late"]
+    # A module run twice is listed once per call, each where its output appears.
+    net = resnet18(num_classes=10)
+    layers = resolve_layers(net, "all")
+    assert layers.index("layer1.0.bn1") < layers.index("layer1.0.relu#0") < layers.index("layer1.0.bn2")
+    assert layers.index("layer1.0.bn2") < layers.index("layer1.0.relu#1") < layers.index("layer1.0")
+    assert layers.index("layer1.0") < layers.index("layer1.1.conv1") and layers[-1] == "fc"
+
+
+def test_largest_block_is_read_on_the_forward_order() -> None:
+    """A block of similar layers is contiguous in forward order; in registration order it is split."""
+    from cl_robust.analysis.redundancy import redundancy_scores
+
+    forward = ["a", "b", "c", "d"]  # b and c (and only they) are near copies
+    registration = ["b", "a", "d", "c"]
+    similar = {("b", "c"), ("c", "b")}
+
+    def matrix(order: list[str]) -> torch.Tensor:
+        return torch.tensor([[1.0 if i == j else 0.95 if (i, j) in similar else 0.3 for j in order] for i in order])
+
+    assert redundancy_scores(matrix(forward))["largest_block"] == 2
+    assert redundancy_scores(matrix(registration))["largest_block"] == 1
