@@ -1,7 +1,8 @@
 """Module modes and autograd state during an attack, restored exactly afterwards.
 
-Attacks in eval mode keep BatchNorm statistics out of the perturbation (one of the reference's
-known weaknesses was BatchNorm left in train mode while attacking). A frozen encoder sits in
+Attacks in eval mode keep BatchNorm statistics out of the perturbation (the reference's
+adversarial training crafted its attacks with BatchNorm in train mode, so batch statistics
+shaped each perturbation and the running statistics moved; its evaluation ran in eval mode). A frozen encoder sits in
 eval mode under a head in train mode: calling ``.train()`` on the whole model afterwards, as
 torchattacks does, would undo that, so every submodule's flag is saved and put back.
 

@@ -49,7 +49,7 @@ def main(argv: Sequence[str]) -> int:
     report: dict[str, Any] = {
         "checkpoint": {"path": loaded.path, "metadata": loaded.metadata, "note": loaded.note},
         "dataset": {"name": args.dataset, "split": "test", "test_per_class": args.test_per_class,
-                    "images": outcome["total"], "batch_size": args.batch_size},
+                    "images": outcome["total"], "batch_size": args.batch_size, "order_seed": args.order_seed},
         "device": str(device), "seed": args.seed, "versions": versions(), "results": outcome["results"],
     }
     json_path, markdown_path = write_report(report, folder)

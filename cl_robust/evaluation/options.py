@@ -33,7 +33,11 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_batch_size: in
     parser.add_argument("--data.root", dest="root", default=None,
                         help="data folder (torchvision CIFAR layout or image folders); default $CL_ROBUST_DATA or ./data")
     parser.add_argument("--data.test_per_class", dest="test_per_class", type=int, default=None,
-                        help="first N test images of each class (default: the whole test set)")
+                        help="N test images of each class, drawn by --order_seed (default: the whole test set)")
+    parser.add_argument("--order_seed", type=_order_seed, default=0,
+                        help="seed of the random order of the test images (and of the per-class subsets): batches "
+                             "are random samples whatever order the data is stored in; 'none' keeps the "
+                             "storage order (class by class) (default: 0)")
     parser.add_argument("--data.download", dest="download", action="store_true", help="download CIFAR if missing")
     parser.add_argument("--batch_size", type=int, default=default_batch_size)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
@@ -43,13 +47,21 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_batch_size: in
     parser.add_argument("--wandb_project", default="cl_robust")
 
 
+def _order_seed(text: str) -> int | None:
+    if text.strip().lower() in ("none", "null"):
+        return None
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 or none; got {text!r}")
+    return int(text)
+
+
 def build_datamodule(args: argparse.Namespace, per_class: int | None = None) -> CIFARDataModule:
     """The data module of the options, set up (test split in memory, in a fixed order)."""
     if args.batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {args.batch_size}")
     datamodule = CIFARDataModule(dataset=args.dataset, root=args.root, batch_size=1, eval_batch_size=args.batch_size,
                                  per_class=per_class, test_per_class=args.test_per_class, download=args.download,
-                                 seed=args.seed)
+                                 seed=args.seed, order_seed=args.order_seed)
     if args.download:
         datamodule.prepare_data()
     datamodule.setup("test")

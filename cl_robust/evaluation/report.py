@@ -52,15 +52,24 @@ def table_rows(results: list[dict[str, Any]]) -> list[list[str]]:
 
 def markdown(report: dict[str, Any]) -> str:
     """The report as a markdown table with the checkpoint, data set and notes."""
+    dataset = report["dataset"]
+    order = dataset.get("order_seed")
+    order_text = ("storage order" if order is None else f"a random order with order seed {order}")
     lines = [f"# Robustness of `{report['checkpoint']['path']}`", "",
-             f"Data: {report['dataset']['name']} test split, {report['dataset']['images']} images. "
-             f"Model in eval mode; counts are exact over every image.", ""]
+             f"Data: {dataset['name']} test split, {dataset['images']} images in {order_text}, batches of "
+             f"{dataset.get('batch_size')}. Model in eval mode; counts are exact over every image.", ""]
     if report["checkpoint"].get("note"):
         lines += [f"Note: {report['checkpoint']['note']}.", ""]
     lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(report["results"])]
     skipped = [r for r in report["results"] if r["skipped"]]
     lines += ["", *[f"- `{r['name']}` skipped: {r['skipped']}" for r in skipped]]
+    for r in report["results"]:
+        if r["kind"] == "tm1" and r.get("objective_before") is not None:
+            lines += [f"- `{r['name']}` (TM-I) takes its negatives from the batch ({r['batch_size']} images): its "
+                      f"strength depends on the batch's size and make-up. Contrastive loss "
+                      f"{r['objective_before']:.4f} at the clean images, {r['objective_after']:.4f} after the attack "
+                      "(mean over batches)."]
     if any(r["kind"] == "autoattack" for r in report["results"]):
         lines += [f"- {AUTOATTACK_NOTE}"]
     return "\n".join(lines).rstrip() + "\n"

@@ -3,8 +3,9 @@
 Counts are integers over every test image (no batch is dropped); accuracy = correct / total,
 where total is the number of images actually scored (the reference divided by the full test
 size while its loader dropped the last batch). The model stays in eval mode throughout, so
-BatchNorm uses its running statistics while attacking (Madry et al. 2018 evaluate that way;
-the reference left BatchNorm in train mode). Under DDP each rank counts its own shard and the
+BatchNorm uses its running statistics while attacking (Madry et al. 2018 evaluate that way,
+and so does the reference's evaluation; only its adversarial *training* crafted attacks with
+BatchNorm in train mode). Under DDP each rank counts its own shard and the
 counts are summed across ranks with ``all_reduce``.
 
 Usable from Python (:func:`evaluate_robustness`) and from a Lightning test loop: create a
@@ -27,7 +28,7 @@ from cl_robust.attacks.state import attack_mode
 from cl_robust.data.augment import to_float
 
 from .suite import AttackSpec, parse_attacks
-from .threat_models import adversarial_images, supports
+from .threat_models import adversarial_images, supports, threat_model_one_objective
 
 Reduce = Callable[[Tensor], Tensor]
 
@@ -86,6 +87,9 @@ class RobustnessCounter:
         self.num_classes = num_classes
         self.skipped = {spec.name: supports(spec, self.metadata) for spec in self.attacks}
         self.counts = torch.zeros(len(self.attacks), 2, dtype=torch.long)
+        #: TM-I only: sums over batches of the objective before and after the attack, and the batch count.
+        self.objectives = torch.zeros(len(self.attacks), 3, dtype=torch.float64)
+        self.batch_size = [0] * len(self.attacks)
         self.seconds = [0.0] * len(self.attacks)
 
     def update(self, model: nn.Module, images: Tensor, labels: Tensor) -> None:
@@ -94,6 +98,7 @@ class RobustnessCounter:
         if self.num_classes is None:
             self.num_classes = count_classes(model, images)
         self.counts = self.counts.to(images.device)
+        self.objectives = self.objectives.to(images.device)
         with attack_mode(model, "eval"):
             for index, spec in enumerate(self.attacks):
                 if self.skipped[spec.name]:
@@ -106,19 +111,32 @@ class RobustnessCounter:
                 correct = (predictions == labels).sum()
                 self.counts[index, 0] += correct
                 self.counts[index, 1] += labels.numel()
+                self.batch_size[index] = max(self.batch_size[index], labels.numel())
+                if spec.kind == "tm1":
+                    before = threat_model_one_objective(model, images, images, labels, self.metadata)
+                    after = threat_model_one_objective(model, images, inputs, labels, self.metadata)
+                    self.objectives[index] += torch.stack([before.double(), after.double(), before.new_ones(()).double()])
                 _synchronize(images.device)
                 self.seconds[index] += time.perf_counter() - start
 
     def compute(self, reduce: Reduce = reduce_counts) -> list[dict[str, Any]]:
         """One record per attack: settings, integer counts (summed by ``reduce``), accuracy, seconds."""
         counts = reduce(self.counts).cpu().tolist()
+        tm1 = any(spec.kind == "tm1" and not self.skipped[spec.name] for spec in self.attacks)
+        objectives = (reduce(self.objectives) if tm1 else self.objectives).cpu().tolist()
         records = []
-        for spec, (correct, total), seconds in zip(self.attacks, counts, self.seconds, strict=True):
+        for index, (spec, (correct, total), seconds) in enumerate(zip(self.attacks, counts, self.seconds, strict=True)):
             reason = self.skipped[spec.name]
-            records.append({**spec.settings(), "correct": None if reason else int(correct),
-                            "total": None if reason else int(total),
-                            "accuracy": None if reason or total == 0 else correct / total,
-                            "seconds": round(seconds, 3), "skipped": reason})
+            record = {**spec.settings(), "correct": None if reason else int(correct),
+                      "total": None if reason else int(total),
+                      "accuracy": None if reason or total == 0 else correct / total,
+                      "seconds": round(seconds, 3), "skipped": reason, "batch_size": self.batch_size[index] or None}
+            if spec.kind == "tm1" and not reason:
+                before, after, batches = objectives[index]
+                # Mean over batches of the contrastive loss at delta = 0 and at the attack's result.
+                record["objective_before"] = before / batches if batches else None
+                record["objective_after"] = after / batches if batches else None
+            records.append(record)
         return records
 
 

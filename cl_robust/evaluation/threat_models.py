@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 import torchattacks
 from lightly.loss import NTXentLoss
 from torch import Tensor, nn
@@ -78,15 +79,34 @@ def contrastive_loss_for(metadata: dict[str, object]) -> tuple[Callable[[Tensor,
     return (lambda first, second, labels: supcon(first, second, labels)), True
 
 
-def threat_model_one(model: nn.Module, images: Tensor, labels: Tensor, spec: AttackSpec,
-                     metadata: dict[str, object]) -> Tensor:
-    """TM-I: PGD on the pretraining contrastive loss through ``model.embed`` (encoder + projection head)."""
-    loss_fn, uses_labels = contrastive_loss_for(metadata)
+def _embed_of(model: nn.Module) -> Callable[[Tensor], Tensor]:
     embed = getattr(model, "embed", None)
     if embed is None:
         raise ConfigError("threat model I needs a model with a projection head (an embed method)")
-    return contrastive_attack(embed, loss_fn, images, spec.attack_config(), labels=labels if uses_labels else None,
-                              module_for_mode=model)
+    return embed
+
+
+def threat_model_one(model: nn.Module, images: Tensor, labels: Tensor, spec: AttackSpec,
+                     metadata: dict[str, object]) -> Tensor:
+    """TM-I: PGD on the pretraining contrastive loss through ``model.embed`` (encoder + projection head).
+
+    The attack ascends ``L_con(g(f(x)), g(f(x + delta)))`` with the clean embedding held fixed
+    and the model in eval mode. Its negatives are the other images of the batch, so its strength
+    depends on the batch's size and composition: batches should be random samples of the classes
+    (``order_seed`` of the data module), or same-class negatives pull each image toward its class.
+    """
+    loss_fn, uses_labels = contrastive_loss_for(metadata)
+    return contrastive_attack(_embed_of(model), loss_fn, images, spec.attack_config(),
+                              labels=labels if uses_labels else None, module_for_mode=model)
+
+
+def threat_model_one_objective(model: nn.Module, images: Tensor, perturbed: Tensor, labels: Tensor,
+                               metadata: dict[str, object]) -> Tensor:
+    """The TM-I objective ``L_con(g(f(images)), g(f(perturbed)))`` (float32 scalar, eval mode, no gradients)."""
+    loss_fn, uses_labels = contrastive_loss_for(metadata)
+    embed = _embed_of(model)
+    with torch.no_grad(), attack_mode(model, "eval"), torch.autocast(images.device.type, enabled=False):
+        return loss_fn(embed(images).float(), embed(perturbed).float(), labels if uses_labels else None)
 
 
 def adversarial_images(model: nn.Module, images: Tensor, labels: Tensor, spec: AttackSpec,
@@ -113,4 +133,4 @@ def supports(spec: AttackSpec, metadata: dict[str, object]) -> str | None:
 
 
 __all__ = ["AUTOATTACK_NOTE", "adversarial_images", "autoattack", "contrastive_loss_for", "supports",
-           "threat_model_one"]
+           "threat_model_one", "threat_model_one_objective"]
