@@ -41,6 +41,7 @@ from cl_robust.callbacks.nan_guard import NonFiniteLossError, NonFiniteLossGuard
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
 from cl_robust.methods.base import RobustMethod
+from cl_robust.methods.checkpoints import RUN_RECORD_KEY
 
 # Commands that are not Trainer methods: name -> "module:function" taking argv.
 EXTRA_COMMANDS: dict[str, str] = {
@@ -56,7 +57,6 @@ TRAINER_DEFAULTS = {
 
 
 VERSIONED_PACKAGES = ("cl_robust", "torch", "lightning", "lightly", "torchattacks", "torchmetrics", "torchvision")
-RUN_RECORD_KEY = "cl_robust_run"
 
 
 def library_versions() -> dict[str, str | None]:

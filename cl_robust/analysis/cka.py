@@ -124,6 +124,10 @@ class MinibatchCKA(Metric):
     process seeing every batch. Batches need B >= 4. The estimator accepts unequal batch
     sizes between updates, but the published procedure uses equal sizes (drop the last
     partial batch to match it). A layer with constant output gives NaN (0 / 0).
+
+    ``keep_batch_terms=True`` also keeps each batch's HSIC terms (a few numbers per layer pair),
+    gathered across ranks, so :meth:`batch_terms` can resample batches for a bootstrap interval
+    (:mod:`cl_robust.analysis.bootstrap`).
     """
 
     is_differentiable = False
@@ -135,7 +139,8 @@ class MinibatchCKA(Metric):
     hsic_yy: Tensor
     num_batches: Tensor
 
-    def __init__(self, num_layers_x: int, num_layers_y: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, num_layers_x: int, num_layers_y: int | None = None, keep_batch_terms: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         for name, value in (("num_layers_x", num_layers_x), ("num_layers_y", num_layers_y)):
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -147,6 +152,10 @@ class MinibatchCKA(Metric):
         self.add_state("hsic_xx", torch.zeros(num_layers_x, dtype=f64), "sum")
         self.add_state("hsic_yy", torch.zeros(self.num_layers_y, dtype=f64), "sum")
         self.add_state("num_batches", torch.zeros((), dtype=torch.long), "sum")
+        self.keep_batch_terms = keep_batch_terms
+        if keep_batch_terms:
+            for name in ("batch_xy", "batch_xx", "batch_yy"):
+                self.add_state(name, [], "cat")
 
     def _stacked_grams(self, features: Sequence[Tensor], expected: int, name: str) -> Tensor:
         if len(features) != expected:
@@ -182,10 +191,30 @@ class MinibatchCKA(Metric):
         self.hsic_xx += hsic_xx.to(device)
         self.hsic_yy += hsic_yy.to(device)
         self.num_batches += 1
+        if self.keep_batch_terms:
+            self.batch_xy.append(hsic_xy.to(device)[None])
+            self.batch_xx.append(hsic_xx.to(device)[None])
+            self.batch_yy.append(hsic_yy.to(device)[None])
 
     def compute(self) -> Tensor:
         """The [num_layers_x, num_layers_y] CKA matrix (float64)."""
-        return self.hsic_xy / torch.sqrt(torch.outer(self.hsic_xx, self.hsic_yy))
+        return cka_from_sums(self.hsic_xy, self.hsic_xx, self.hsic_yy)
+
+    def batch_terms(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Each batch's HSIC_1 terms: ``xy`` [B, Lx, Ly], ``xx`` [B, Lx], ``yy`` [B, Ly] (every rank's batches)."""
+        if not self.keep_batch_terms:
+            raise ConfigError("batch_terms needs MinibatchCKA(..., keep_batch_terms=True)")
+        with self.sync_context(should_sync=True, should_unsync=True):
+            terms = [getattr(self, name) for name in ("batch_xy", "batch_xx", "batch_yy")]
+            stacked = [torch.cat(t) if isinstance(t, list) and t else t for t in terms]
+        if any(isinstance(t, list) for t in stacked):
+            raise ConfigError("batch_terms: no batch was added (call update first)")
+        return stacked[0].clone(), stacked[1].clone(), stacked[2].clone()
+
+
+def cka_from_sums(hsic_xy: Tensor, hsic_xx: Tensor, hsic_yy: Tensor) -> Tensor:
+    """CKA = sum HSIC(K, L) / sqrt(sum HSIC(K, K) * sum HSIC(L, L)); batched over leading dimensions."""
+    return hsic_xy / torch.sqrt(hsic_xx.unsqueeze(-1) * hsic_yy.unsqueeze(-2))
 
 
 def cka_diagonal(metric_result: Tensor) -> Tensor:

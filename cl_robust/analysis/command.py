@@ -5,8 +5,13 @@
         --num_batches 10 --adversarial 4/255 8/255 --output analysis/cl_vs_sl --wandb
 
 CKA is the unbiased minibatch estimator of Nguyen, Raghu & Kornblith (2021) over equal-size
-batches of the test split (a last, smaller batch is left out). Adversarial inputs are L-inf
-PGD on the cross-entropy end to end (Madry et al. 2018), random start, step eps / 4.
+batches of the test split (a last, smaller batch is left out), in a seeded random order
+(--order_seed), so each batch is a random sample whatever order the data is stored in; every
+matrix and redundancy mean gets a bootstrap interval over those batches. Adversarial inputs are
+L-inf PGD on the cross-entropy end to end (Madry et al. 2018), random start, step eps / 4.
+The same statistics are computed for the untrained network of the same architecture and seed,
+with BatchNorm as initialised and re-estimated on training images: the baseline a redundancy
+figure must be read against.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from cl_robust.analysis.baseline import BASELINES, untrained_baselines
+from cl_robust.analysis.bootstrap import RESAMPLES, bootstrap_cka
 from cl_robust.analysis.cka import MIN_BATCH_SIZE, MinibatchCKA, cka_diagonal
 from cl_robust.analysis.feature_pass import FEATURE_PRECISIONS, feature_pass
 from cl_robust.analysis.layer_selection import display_name, resolve_layers
@@ -63,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no_probes", action="store_true", help="skip the per-layer linear probes")
     parser.add_argument("--probe_train_per_class", type=int, default=50,
                         help="training images per class for the probes")
+    parser.add_argument("--no_baseline", action="store_true",
+                        help="skip the untrained network's CKA (the baseline of every redundancy figure)")
+    parser.add_argument("--baseline_bn_images", type=int, default=1000,
+                        help="training images on which the untrained network's BatchNorm statistics are re-estimated")
+    parser.add_argument("--bootstrap", type=int, default=RESAMPLES,
+                        help=f"bootstrap resamples of the test batches for the CKA intervals; 0 for none (default: {RESAMPLES})")
     return parser
 
 
@@ -91,6 +104,38 @@ def _scores(values: Tensor, threshold: float) -> dict[str, float] | None:
         return None
 
 
+def _entry(metric: MinibatchCKA, args: argparse.Namespace) -> dict[str, Any]:
+    """A within-model CKA matrix, its redundancy scores and (with ``--bootstrap``) their intervals."""
+    values = metric.compute()
+    entry: dict[str, Any] = {"cka": _matrix(values), "redundancy": _scores(values, args.threshold)}
+    if args.bootstrap:
+        interval = bootstrap_cka(metric, resamples=args.bootstrap, seed=args.seed)
+        entry["interval"] = {**interval, "cka_low": _matrix(torch.tensor(interval["cka_low"])),
+                             "cka_high": _matrix(torch.tensor(interval["cka_high"]))}
+    return entry
+
+
+#: Redundancy scores whose change from the untrained network ``analysis.json`` records.
+CHANGED_SCORES = ("mean_all", "mean_offdiagonal", "largest_block_fraction")
+
+
+def _untrained_report(args: argparse.Namespace, metrics: _Accumulators, seed: int,
+                      trained: dict[str, float] | None, bn_images: int) -> dict[str, Any]:
+    """The untrained baselines' CKA (clean inputs) and the trained model's change from each."""
+    report: dict[str, Any] = {
+        "seed": seed, "inputs": "clean", "bn_images": bn_images,
+        "note": "the same architecture initialised with the same seed, never trained: init_bn with BatchNorm's "
+                "initial statistics, reestimated_bn with them re-estimated on training images",
+    }
+    for name, metric in metrics.untrained.items():
+        entry = _entry(metric, args)
+        baseline = entry["redundancy"]
+        entry["change"] = None if trained is None or baseline is None else {
+            score: trained[score] - baseline[score] for score in CHANGED_SCORES}
+        report[name] = entry
+    return report
+
+
 def _title(name: str, scores: dict[str, float] | None) -> str:
     return name if scores is None else f"{name}\n{redundancy_title(scores)}"
 
@@ -98,12 +143,14 @@ def _title(name: str, scores: dict[str, float] | None) -> str:
 class _Accumulators:
     """Every CKA metric of one analysis, updated batch by batch."""
 
-    def __init__(self, layers: int, compare_layers: int | None, labels: Sequence[str]) -> None:
-        self.clean = MinibatchCKA(layers)
-        self.adversarial = {label: MinibatchCKA(layers) for label in labels}
+    def __init__(self, layers: int, compare_layers: int | None, labels: Sequence[str], baselines: Sequence[str],
+                 ) -> None:
+        self.clean = MinibatchCKA(layers, keep_batch_terms=True)
+        self.adversarial = {label: MinibatchCKA(layers, keep_batch_terms=True) for label in labels}
         self.clean_vs_adversarial = {label: MinibatchCKA(layers, layers) for label in labels}
         self.between = MinibatchCKA(layers, compare_layers) if compare_layers else None
         self.other = MinibatchCKA(compare_layers) if compare_layers else None
+        self.untrained = {name: MinibatchCKA(layers, keep_batch_terms=True) for name in baselines}
 
 
 def _features(recorder: LayerRecorder, model: torch.nn.Module, images: Tensor, precision: str) -> list[Tensor]:
@@ -119,6 +166,10 @@ def main(argv: Sequence[str]) -> int:
                           f"(HSIC_1 divides by n - 3); got {args.batch_size}")
     if args.num_batches is not None and args.num_batches < 1:
         raise ConfigError(f"num_batches must be an integer >= 1; got {args.num_batches}")
+    if args.bootstrap < 0:
+        raise ConfigError(f"bootstrap must be an integer >= 0 (0: no intervals); got {args.bootstrap}")
+    if args.baseline_bn_images < 1:
+        raise ConfigError(f"baseline_bn_images must be an integer >= 1; got {args.baseline_bn_images}")
     attacks = _attack_configs(args.adversarial, args.attack_steps)
     attack_labels = [f"eps={value}" for value in args.adversarial] if attacks else []
     device = resolve_device(args.device)
@@ -128,11 +179,16 @@ def main(argv: Sequence[str]) -> int:
     layers = resolve_layers(main_model.model.to(device), args.layers)
     other_layers = resolve_layers(other_model.model.to(device), args.layers) if other_model else []
     datamodule = build_datamodule(args, per_class=None if args.no_probes else args.probe_train_per_class)
+    baseline_seed = main_model.seed if main_model.seed is not None else args.seed
+    baselines = {} if args.no_baseline else untrained_baselines(
+        main_model.model, baseline_seed, to_float(datamodule.train_set.images[:args.baseline_bn_images]).to(device),
+        args.batch_size)
     torch.manual_seed(args.seed)
 
-    metrics = _Accumulators(len(layers), len(other_layers) or None, attack_labels)
+    metrics = _Accumulators(len(layers), len(other_layers) or None, attack_labels, list(baselines))
     kept_images, kept_labels, kept_adversarial = [], [], []
     model = main_model.model
+    baseline_recorders = {name: LayerRecorder(untrained, layers) for name, untrained in baselines.items()}
     with LayerRecorder(model, layers) as recorder:
         recorder_other = LayerRecorder(other_model.model, other_layers) if other_model else None
         for index, (images, labels) in enumerate(datamodule.test_dataloader()):
@@ -141,6 +197,9 @@ def main(argv: Sequence[str]) -> int:
             images, labels = to_float(images.to(device)), labels.to(device)
             clean = _features(recorder, model, images, args.precision)
             metrics.clean.update(clean)
+            for name, untrained in baselines.items():
+                with baseline_recorders[name] as baseline_recorder:
+                    metrics.untrained[name].update(_features(baseline_recorder, untrained, images, args.precision))
             for label, config in zip(attack_labels, attacks, strict=True):
                 adversarial_images = cross_entropy_attack(model, images, labels, config)
                 adversarial = _features(recorder, model, adversarial_images, args.precision)
@@ -159,6 +218,9 @@ def main(argv: Sequence[str]) -> int:
         raise ConfigError(f"batch_size={args.batch_size} is larger than the test set; lower it or raise "
                           "data.test_per_class")
     report = _report(args, main_model, other_model, layers, other_layers, metrics, attack_labels, device)
+    if baselines:
+        report["untrained"] = _untrained_report(args, metrics, baseline_seed, report["clean"]["redundancy"],
+                                                min(args.baseline_bn_images, len(datamodule.train_set)))
     if not args.no_probes:
         report["probes"] = _probes(args, datamodule, main_model, layers, kept_images, kept_labels, kept_adversarial,
                                    attack_labels, device)
@@ -174,25 +236,26 @@ def main(argv: Sequence[str]) -> int:
 def _report(args: argparse.Namespace, main_model: LoadedClassifier, other_model: LoadedClassifier | None,
             layers: list[str], other_layers: list[str], metrics: _Accumulators, attack_labels: list[str],
             device: torch.device) -> dict[str, Any]:
-    clean = metrics.clean.compute()
     report: dict[str, Any] = {
         "checkpoint": {"path": main_model.path, "metadata": main_model.metadata, "note": main_model.note},
         "layers": layers,
         "settings": {"dataset": args.dataset, "test_per_class": args.test_per_class, "batch_size": args.batch_size,
+                     "order_seed": args.order_seed,
                      "num_batches": int(metrics.clean.num_batches), "threshold": args.threshold,
                      "attack": {"method": "pgd", "norm": "linf", "steps": args.attack_steps, "step_size": "eps/4",
                                 "random_start": True, "loss": "cross-entropy, end to end"},
                      "estimator": "minibatch linear CKA, unbiased HSIC_1 (Nguyen et al. 2021)",
-                     "feature_precision": args.precision, "device": str(device), "seed": args.seed},
+                     "feature_precision": args.precision, "device": str(device), "seed": args.seed,
+                     "bootstrap": {"resamples": args.bootstrap, "over": "test batches", "level": 0.95}
+                     if args.bootstrap else None},
         "versions": versions(),
-        "clean": {"cka": _matrix(clean), "redundancy": _scores(clean, args.threshold)},
+        "clean": _entry(metrics.clean, args),
         "adversarial": {},
     }
     for label in attack_labels:
-        adversarial = metrics.adversarial[label].compute()
         diagonal = cka_diagonal(metrics.clean_vs_adversarial[label].compute())
         report["adversarial"][label] = {
-            "cka": _matrix(adversarial), "redundancy": _scores(adversarial, args.threshold),
+            **_entry(metrics.adversarial[label], args),
             "clean_vs_adversarial": [None if math.isnan(v) else v for v in diagonal.tolist()],
         }
     if other_model is not None and metrics.between is not None and metrics.other is not None:
@@ -222,6 +285,11 @@ def _figures(report: dict[str, Any], folder: Path) -> list[Path]:
     panels = {_title("clean", report["clean"]["redundancy"]): _nan_matrix(report["clean"]["cka"])}
     for label, entry in report["adversarial"].items():
         panels[_title(f"adversarial ({label})", entry["redundancy"])] = _nan_matrix(entry["cka"])
+    untrained = report.get("untrained") or {}
+    for name in BASELINES:
+        if name in untrained:
+            caption = {"init_bn": "untrained, BN as initialised", "reestimated_bn": "untrained, BN re-estimated"}[name]
+            panels[_title(caption, untrained[name]["redundancy"])] = _nan_matrix(untrained[name]["cka"])
     name = report["checkpoint"]["metadata"].get("pretrained_scheme", report["checkpoint"]["metadata"].get("scheme"))
     figures = [cka_heatmaps(panels, labels, title=f"Layer x layer CKA ({name})", path=folder / "cka_layers.png")]
     if report["adversarial"]:

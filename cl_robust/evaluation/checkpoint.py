@@ -8,7 +8,7 @@ from typing import Any
 
 from cl_robust.errors import ConfigError
 from cl_robust.methods import SCHEMES, FineTune, RobustMethod
-from cl_robust.methods.checkpoints import CHECKPOINT_KEY, read_checkpoint
+from cl_robust.methods.checkpoints import CHECKPOINT_KEY, RUN_RECORD_KEY, read_checkpoint
 
 ONLINE_PROBE_NOTE = ("this is a {scheme!r} pretraining checkpoint: its linear head is the online probe trained on "
                      "detached features during pretraining, not a fine-tuned classifier; fine-tune it for the "
@@ -23,6 +23,8 @@ class LoadedClassifier:
     metadata: dict[str, Any]
     path: str
     note: str | None = None
+    #: ``seed_everything`` of the run that wrote the checkpoint (None when not recorded).
+    seed: int | None = None
 
 
 def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> LoadedClassifier:
@@ -31,7 +33,9 @@ def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> Load
     Raises ConfigError naming ``option`` for files that are not cl_robust checkpoints.
     """
     path = os.fspath(path)
-    metadata = dict(read_checkpoint(path, option=option)[CHECKPOINT_KEY])
+    checkpoint = read_checkpoint(path, option=option)
+    metadata = dict(checkpoint[CHECKPOINT_KEY])
+    seed = (checkpoint.get(RUN_RECORD_KEY) or {}).get("seed")
     scheme = metadata.get("scheme")
     if scheme == FineTune.scheme:
         module_class: type[RobustMethod] = FineTune
@@ -51,4 +55,5 @@ def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> Load
                           ) from None
     model.eval()
     note = ONLINE_PROBE_NOTE.format(scheme=scheme) if scheme in ("cl", "scl") else None
-    return LoadedClassifier(model=model, metadata=metadata, path=path, note=note)
+    return LoadedClassifier(model=model, metadata=metadata, path=path, note=note,
+                            seed=seed if isinstance(seed, int) else None)

@@ -11,6 +11,8 @@ from torch import Tensor
 from cl_robust.errors import ConfigError
 
 CHECKPOINT_KEY = "cl_robust"
+#: The run record (seed, library versions, command line) ``cl-robust fit`` adds to its checkpoints.
+RUN_RECORD_KEY = "cl_robust_run"
 PRETRAINING_SCHEMES = ("sl", "cl", "scl")
 
 

@@ -44,6 +44,19 @@ def test_analyze_writes_matrices_scores_probes_and_figures(trained: tuple[str, P
     clean = report["clean"]["cka"]
     assert len(clean) == len(layers) and all(abs(clean[i][i] - 1) < 1e-6 for i in range(len(layers)))
     assert set(report["clean"]["redundancy"]) >= {"mean_offdiagonal", "largest_block"}
+    interval = report["clean"]["interval"]
+    assert interval["batches"] == 2 and interval["resamples"] == 1000
+    low, high = interval["mean_all"]
+    assert low <= report["clean"]["redundancy"]["mean_all"] + 1e-9 and high >= low
+    untrained = report["untrained"]
+    assert untrained["seed"] == 0 and untrained["inputs"] == "clean"
+    for name in ("init_bn", "reestimated_bn"):
+        assert len(untrained[name]["cka"]) == len(layers)
+        change = untrained[name]["change"]
+        assert change["mean_all"] == pytest.approx(report["clean"]["redundancy"]["mean_all"]
+                                                   - untrained[name]["redundancy"]["mean_all"])
+    assert untrained["init_bn"]["cka"] != untrained["reestimated_bn"]["cka"]
+    assert report["settings"]["order_seed"] == 0
     adversarial = report["adversarial"]["eps=8/255"]
     assert len(adversarial["cka"]) == len(layers) and len(adversarial["clean_vs_adversarial"]) == len(layers)
     assert len(report["compare"]["cka_between"]) == len(layers)
