@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--list", action="store_true", help="print the run ids (those of --only when given) in "
                                                             "dependency order, '(done)' after finished ones, and stop")
     action.add_argument("--report-only", action="store_true", help="write the report from the finished runs")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs at once (default 1): independent runs (other seeds, schemes, cells) start as soon "
+                             "as what they need is done; on a CPU each gets cores / jobs torch threads unless "
+                             "OMP_NUM_THREADS is set")
     parser.add_argument("--only", action="append", default=None, metavar="GLOB",
                         help="run only the runs matching this id or glob (repeatable); their "
                              "prerequisites must be done or selected too; no report (see --report-only)")
@@ -72,6 +76,8 @@ def select(spec: StudySpec, patterns: list[str] | None) -> list[Run] | None:
 def main(argv: Sequence[str]) -> int:
     """Run the study command; returns the exit status (1 when a run failed)."""
     args = build_parser().parse_args(list(argv))
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be an integer >= 1 (runs at once); got {args.jobs}")
     spec = load_spec(args.config, args.output)
     console = Console()
     selected = select(spec, args.only)
@@ -85,7 +91,7 @@ def main(argv: Sequence[str]) -> int:
         if selected is not None:
             check_prerequisites(spec, selected)
         prepare_synthetic_data(spec)
-        outcomes = StudyRunner(spec, console, selected).run()
+        outcomes = StudyRunner(spec, console, selected, jobs=args.jobs).run()
     if selected is not None and not args.report_only:
         # Part of a larger schedule (several may run at once): the report is --report-only's job.
         print_outcomes(console, outcomes)

@@ -116,12 +116,13 @@ def compose(spec: StudySpec, run: Run, run_dir: Path, source_checkpoint: Path | 
     data = spec.option("data")
     data_args = {key: value for key, value in data.items() if key not in ("source", "synthetic")}
     data_args["dataset"] = run.dataset
+    data_args["seed"] = run.seed  # the shuffle; the test images and their order (order_seed) stay fixed
     if data.get("source") == "synthetic":
         data_args["root"] = str(spec.output / "data")
     trainer = {**QUIET_TRAINER, "default_root_dir": str(run_dir), "logger": logger_config(spec, run, run_dir),
                **{key: value for key, value in phase.items() if key != "model"}, **spec.option("trainer")}
     study = {
-        "seed_everything": spec.raw["seed"],
+        "seed_everything": run.seed,
         "model": {"init_args": model_args},
         "data": {"class_path": "cl_robust.data.CIFARDataModule", "init_args": data_args},
         "trainer": trainer,

@@ -4,6 +4,10 @@ A *cell* is one (dataset, scheme, scenario, training eps). Each cell needs a pre
 (shared between cells), usually a fine-tuning run, and then an evaluation and an analysis of
 the cell's final checkpoint. Run ids are ``<phase>-<dataset>-<scheme>-<scenario>[-eps<k>]``,
 for example ``pretrain-cifar10-cl-at-eps8`` or ``evaluate-cifar100-scl-st_full_at-eps8``.
+With several seeds (``seeds: [0, 1, 2]``) every run is repeated once per seed and the ids end
+in ``-seed<k>``; the seed sets ``seed_everything``, the data module's shuffle and the random
+starts of evaluation and analysis (the test images and their order, ``order_seed``, stay fixed,
+so seeds are compared on the same batches).
 
 Scenario -> phases (see the study description):
 
@@ -29,7 +33,7 @@ import fnmatch
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +75,7 @@ VALID_SCENARIOS: dict[str, tuple[str, ...]] = {
 }
 #: Keys of the grid file; anything else is refused (a typo would silently do nothing).
 KEYS: tuple[str, ...] = (
-    "name", "output", "datasets", "schemes", "scenarios", "eps", "backbone", "seed", "data", "pretrain",
+    "name", "output", "datasets", "schemes", "scenarios", "eps", "backbone", "seed", "seeds", "data", "pretrain",
     "finetune", "attack", "evaluate", "analyze", "trainer", "checkpoint", "wandb", "overrides", "configs",
     "launcher",
 )
@@ -91,6 +95,7 @@ class Run:
     scenario: str
     eps: str | None
     needs: tuple[str, ...] = ()
+    seed: int = 0
     #: For fine-tuning, evaluation and analysis: the run whose ``last.ckpt`` is the input.
     source: str | None = None
     finetune_mode: str | None = None
@@ -98,6 +103,7 @@ class Run:
 
     @property
     def cell(self) -> tuple[str, str, str, str | None]:
+        """The (dataset, scheme, scenario, eps) the run belongs to, the same for every seed."""
         return (self.dataset, self.scheme, self.scenario, self.eps)
 
 
@@ -181,8 +187,27 @@ def _scenarios(raw: Any, schemes: list[str]) -> dict[str, list[str]]:
     return chosen
 
 
-def expand(datasets: list[str], scenarios: dict[str, list[str]], eps_list: list[str]) -> list[Run]:
-    """All runs of the grid in an order where every run comes after what it needs."""
+def _seeds(raw: dict[str, Any]) -> list[int]:
+    """``seeds: [0, 1, 2]`` or ``seed: 0`` (not both) as a list of distinct integers >= 0."""
+    if "seeds" in raw and "seed" in raw:
+        raise ConfigError("give either seed: (one run per cell) or seeds: (a list, one run per cell and seed), not both")
+    seeds = _as_list("seeds", raw["seeds"]) if "seeds" in raw else [raw.get("seed", 0)]
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds must be a non-empty list of distinct integers >= 0 (seed: one integer); got {seeds!r}")
+    return seeds
+
+
+def expand(datasets: list[str], scenarios: dict[str, list[str]], eps_list: list[str],
+           seeds: list[int] | None = None) -> list[Run]:
+    """All runs of the grid in an order where every run comes after what it needs.
+
+    With more than one seed every run is repeated per seed, its id ending in ``-seed<k>``.
+    """
+    seeds = seeds or [0]
+    if len(seeds) > 1:
+        # Seed after seed: a study stopped part way has whole seeds to report.
+        return [_with_seed(run) for seed in seeds for run in expand(datasets, scenarios, eps_list, [seed])]
+    seed = seeds[0]
     pretrain: dict[str, Run] = {}
     finetune: list[Run] = []
     cells: list[Run] = []
@@ -195,17 +220,24 @@ def expand(datasets: list[str], scenarios: dict[str, list[str]], eps_list: list[
                     pre_tag = tag if scenario.pretraining == "at" else ""
                     pre_id = f"pretrain-{dataset}-{scheme}-{scenario.pretraining}{pre_tag}"
                     pretrain.setdefault(pre_id, Run(pre_id, "pretrain", dataset, scheme, scenario.pretraining,
-                                                    eps if scenario.pretraining == "at" else None,
+                                                    eps if scenario.pretraining == "at" else None, seed=seed,
                                                     adversarial=scenario.pretraining == "at"))
                     source = pre_id
                     suffix = f"{dataset}-{scheme}-{name}{tag}"
                     if not (scheme == "sl" and name in ("st", "at")):
                         source = f"finetune-{suffix}"
-                        finetune.append(Run(source, "finetune", dataset, scheme, name, eps, (pre_id,), pre_id,
+                        finetune.append(Run(source, "finetune", dataset, scheme, name, eps, (pre_id,), seed, pre_id,
                                             scenario.finetune_mode, scenario.adversarial_finetune))
                     for phase in ("evaluate", "analyze"):
-                        cells.append(Run(f"{phase}-{suffix}", phase, dataset, scheme, name, eps, (source,), source))
+                        cells.append(Run(f"{phase}-{suffix}", phase, dataset, scheme, name, eps, (source,), seed, source))
     return [*pretrain.values(), *finetune, *cells]
+
+
+def _with_seed(run: Run) -> Run:
+    """``run`` of a several-seed grid: its id, prerequisites and source end in ``-seed<k>``."""
+    tag = f"-seed{run.seed}"
+    return replace(run, run_id=run.run_id + tag, needs=tuple(need + tag for need in run.needs),
+                   source=run.source + tag if run.source else None)
 
 
 def check_spec(raw: dict[str, Any]) -> dict[str, Any]:
@@ -239,9 +271,11 @@ def check_spec(raw: dict[str, Any]) -> dict[str, Any]:
     launcher = raw.get("launcher", "auto")
     if launcher not in ("auto", "fork", "subprocess"):
         raise ConfigError(f"launcher must be one of 'auto', 'fork', 'subprocess'; got {launcher!r}")
-    return {**raw, "output": str(raw.get("output") or f"results/{name}"), "datasets": datasets, "schemes": schemes,
+    seeds = _seeds(raw)
+    normal = {key: value for key, value in raw.items() if key != "seed"}
+    return {**normal, "output": str(raw.get("output") or f"results/{name}"), "datasets": datasets, "schemes": schemes,
             "scenarios": scenarios, "eps": eps_list, "backbone": raw.get("backbone", "resnet18"),
-            "seed": int(raw.get("seed", 0)), "overrides": overrides, "launcher": launcher,
+            "seeds": seeds, "overrides": overrides, "launcher": launcher,
             "data": {**data, "source": source}, "wandb": raw.get("wandb", False)}
 
 
@@ -263,5 +297,5 @@ def spec_from_dict(raw: dict[str, Any], base_dir: Path) -> StudySpec:
     """A checked, expanded study from an already-read grid mapping."""
     normal = check_spec(raw)
     spec = StudySpec(normal, base_dir)
-    spec.runs = expand(normal["datasets"], normal["scenarios"], normal["eps"])
+    spec.runs = expand(normal["datasets"], normal["scenarios"], normal["eps"], normal["seeds"])
     return spec

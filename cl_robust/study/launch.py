@@ -44,13 +44,30 @@ def _wait(process: subprocess.Popen, tick: Tick) -> None:
         time.sleep(POLL_SECONDS)
 
 
+def thread_environment(jobs: int) -> dict[str, str]:
+    """Environment for runs of a study running ``jobs`` at once: the CPU cores shared out between them.
+
+    With several runs at once, each run's torch gets ``cores // jobs`` threads (at least one)
+    unless ``OMP_NUM_THREADS`` is set already: on a loaded CPU, more threads than cores make
+    every run several times slower.
+    """
+    if jobs <= 1 or "OMP_NUM_THREADS" in os.environ:
+        return {}
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    return {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+
+
 class SubprocessLauncher:
     """A fresh ``python -m cl_robust.cli`` per run."""
+
+    def __init__(self, environment: dict[str, str] | None = None) -> None:
+        self.environment = dict(environment or {})
 
     def run(self, argv: Sequence[str], log: Path, tick: Tick) -> int:
         with open(log, "ab") as stream:
             process = subprocess.Popen([sys.executable, "-m", "cl_robust.cli", *argv], stdout=stream,
-                                       stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                       stderr=subprocess.STDOUT,
+                                       env={**os.environ, **self.environment, "PYTHONUNBUFFERED": "1"})
             _wait(process, tick)
         return process.returncode
 
@@ -61,12 +78,14 @@ class SubprocessLauncher:
 class ForkServerLauncher:
     """Runs through one warm fork server, started on the first run."""
 
-    def __init__(self) -> None:
+    def __init__(self, environment: dict[str, str] | None = None) -> None:
         self.server: subprocess.Popen | None = None
+        self.environment = dict(environment or {})
 
     def _start(self) -> subprocess.Popen:
         server = subprocess.Popen([sys.executable, "-m", "cl_robust.study.forkserver"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True, bufsize=1)
+                                  stdout=subprocess.PIPE, text=True, bufsize=1,
+                                  env={**os.environ, **self.environment})
         ready = server.stdout.readline() if server.stdout else ""
         if not ready:
             raise RuntimeError("the study's fork server did not start; set launcher: subprocess")
@@ -96,5 +115,6 @@ class ForkServerLauncher:
         self.server = None
 
 
-def make_launcher(name: str) -> SubprocessLauncher | ForkServerLauncher:
-    return ForkServerLauncher() if name == "fork" else SubprocessLauncher()
+def make_launcher(name: str, environment: dict[str, str] | None = None) -> SubprocessLauncher | ForkServerLauncher:
+    """A launcher by name (``fork`` or ``subprocess``); ``environment`` is added to every run's."""
+    return ForkServerLauncher(environment) if name == "fork" else SubprocessLauncher(environment)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from queue import Queue
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +23,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cl_robust.errors import ConfigError
 from cl_robust.study.configs import compose
 from cl_robust.study.grid import Run, StudySpec
-from cl_robust.study.launch import choose_launcher, command_line, make_launcher
+from cl_robust.study.launch import (
+    POLL_SECONDS,
+    ForkServerLauncher,
+    SubprocessLauncher,
+    choose_launcher,
+    command_line,
+    make_launcher,
+    thread_environment,
+)
 from cl_robust.study.records import DONE_FILE, FAILED_FILE, is_done, read_json, run_dir, write_json
 from cl_robust.study.tools import result_file, tool_argv
 
@@ -57,15 +67,25 @@ def check_prerequisites(spec: StudySpec, selected: list[Run]) -> None:
                                   f"(--only {need}) or select both")
 
 
+def _no_tick() -> None:
+    pass
+
+
 class StudyRunner:
     """Runs the selected runs of ``spec`` (all by default), skipping the finished ones."""
 
-    def __init__(self, spec: StudySpec, console: Console, selected: list[Run] | None = None) -> None:
+    def __init__(self, spec: StudySpec, console: Console, selected: list[Run] | None = None, jobs: int = 1) -> None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise ConfigError(f"jobs must be an integer >= 1 (runs at once); got {jobs!r}")
         self.spec = spec
         self.console = console
         self.selected = spec.runs if selected is None else selected
         self.outcomes: dict[str, Outcome] = {}
-        self.launcher = make_launcher(choose_launcher(spec.raw["launcher"], spec.option("trainer")))
+        self.jobs = jobs
+        name = choose_launcher(spec.raw["launcher"], spec.option("trainer"))
+        self.launchers: Queue[SubprocessLauncher | ForkServerLauncher] = Queue()
+        for _ in range(jobs):
+            self.launchers.put(make_launcher(name, thread_environment(jobs)))
         self.durations: dict[str, list[float]] = {}
 
     # ------------------------------------------------------------------ timing
@@ -80,7 +100,7 @@ class StudyRunner:
         estimates = [self._estimate(run) for run in pending]
         if not pending or any(value is None for value in estimates):
             return "ETA: after the first run of each phase" if pending else ""
-        left = sum(value for value in estimates if value is not None) - (time.monotonic() - running_since)
+        left = sum(value for value in estimates if value is not None) / self.jobs - (time.monotonic() - running_since)
         return f"ETA {max(0.0, left) / 60:.1f} min"
 
     # --------------------------------------------------------------- execution
@@ -107,25 +127,30 @@ class StudyRunner:
             return last_checkpoint(self.spec.output, run.run_id).is_file()
         return result_file(run, folder).is_file()
 
-    def execute(self, run: Run, tick: Callable[[], None]) -> Outcome:
-        """Run one run now; record done.json or failed.json."""
+    def execute(self, run: Run, tick: Callable[[], None],
+                launcher: SubprocessLauncher | ForkServerLauncher | None = None) -> Outcome:
+        """Run one run now (with ``launcher``, else one of the runner's); record done.json or failed.json."""
+        if launcher is None:
+            launcher = self.launchers.get()
+            self.launchers.put(launcher)
         folder = run_dir(self.spec.output, run.run_id)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / FAILED_FILE).unlink(missing_ok=True)
         log = folder / "stdout.log"
         argv, resumed_from = self._argv(run, folder)
         (folder / "command.txt").write_text(command_line(argv) + "\n")
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         header = f"==== {started} {run.run_id}: " + (f"resuming from {resumed_from}" if resumed_from else "start")
         with open(log, "a") as stream:
             stream.write(f"{header}\n$ {command_line(argv)}\n")
         offset = log.stat().st_size
         begin = time.monotonic()
-        code = self.launcher.run(argv, log, tick)
+        code = launcher.run(argv, log, tick)
         seconds = time.monotonic() - begin
         if self._succeeded(run, folder, code):
             write_json(folder / DONE_FILE, {"run_id": run.run_id, "phase": run.phase, "seconds": round(seconds, 2),
-                                            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                            "started": started,
+                                            "finished": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                                             "resumed_from": resumed_from, "command": command_line(argv)})
             return Outcome(run.run_id, "done", seconds)
         with open(log, errors="replace") as stream:
@@ -158,36 +183,66 @@ class StudyRunner:
         try:
             self._run_pending(pending)
         finally:
-            self.launcher.close()
+            while not self.launchers.empty():
+                self.launchers.get().close()
         return self.outcomes
 
+    def _finished(self, run_id: str) -> bool:
+        return is_done(self.spec.output, run_id)
+
     def _run_pending(self, pending: list[Run]) -> None:
-        """Run ``pending`` in order with a progress bar (phase, run, done/total, ETA)."""
+        """Run ``pending`` in DAG order, ``jobs`` at a time, with a progress bar (runs, done/total, ETA).
+
+        A run starts once every run it needs is done; a run whose prerequisite failed or was
+        skipped is skipped. Each worker has its own launcher (and fork server).
+        """
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.fields[eta]}"))
-        with Progress(*columns, console=self.console, auto_refresh=False, transient=False) as progress:
+        waiting = list(pending)
+        running: dict[Future[Outcome], tuple[Run, float]] = {}
+        with Progress(*columns, console=self.console, auto_refresh=False, transient=False) as progress, \
+                ThreadPoolExecutor(max_workers=self.jobs) as pool:
             task = progress.add_task(self.spec.name, total=len(pending), eta="")
-            for index, run in enumerate(pending):
-                blocker = self._blocked_by(run)
-                if blocker is not None:
-                    self.outcomes[run.run_id] = Outcome(run.run_id, "skipped", reason=f"needs {blocker}, which "
-                                                        f"{self.outcomes[blocker].status}")
-                    progress.update(task, advance=1)
-                    continue
-                begin = time.monotonic()
-                remaining = pending[index:]
 
-                def tick(remaining: list[Run] = remaining, begin: float = begin) -> None:
-                    progress.update(task, eta=self._eta(remaining, begin))
-                    progress.refresh()
+            def tick() -> None:
+                names = ", ".join(run.run_id for run, _ in running.values())
+                started = min((begin for _, begin in running.values()), default=time.monotonic())
+                progress.update(task, description=f"[{len(running)} running] {names}" if names else self.spec.name,
+                                eta=self._eta(waiting + [run for run, _ in running.values()], started))
+                progress.refresh()
 
-                progress.update(task, description=f"[{run.phase}] {run.run_id}")
+            while waiting or running:
+                for run in list(waiting):
+                    blocker = self._blocked_by(run)
+                    if blocker is not None:
+                        waiting.remove(run)
+                        self.outcomes[run.run_id] = Outcome(run.run_id, "skipped", reason=f"needs {blocker}, which "
+                                                            f"{self.outcomes[blocker].status}")
+                        progress.update(task, advance=1)
+                ready = [run for run in waiting if all(self._finished(need) for need in run.needs)]
+                for run in ready[:self.jobs - len(running)]:
+                    waiting.remove(run)
+                    # Workers do not tick: this loop refreshes the bar while they wait.
+                    running[pool.submit(self._execute_with_a_launcher, run, _no_tick)] = (run, time.monotonic())
+                if not running:
+                    break  # nothing can start (check_prerequisites refuses such selections up front)
                 tick()
-                outcome = self.execute(run, tick)
-                self.outcomes[run.run_id] = outcome
-                if outcome.status == "done":
-                    self._record_duration(run, outcome.seconds)
-                mark = "[green]done[/]" if outcome.status == "done" else f"[red]FAILED[/] ({outcome.reason})"
-                progress.console.print(f"{run.run_id}: {mark} in {outcome.seconds:.1f} s")
-                progress.update(task, advance=1, description=self.spec.name)
+                finished, _ = wait(list(running), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    run, _ = running.pop(future)
+                    outcome = future.result()
+                    self.outcomes[run.run_id] = outcome
+                    if outcome.status == "done":
+                        self._record_duration(run, outcome.seconds)
+                    mark = "[green]done[/]" if outcome.status == "done" else f"[red]FAILED[/] ({outcome.reason})"
+                    progress.console.print(f"{run.run_id}: {mark} in {outcome.seconds:.1f} s")
+                    progress.update(task, advance=1)
+            progress.update(task, description=self.spec.name, eta="")
             progress.refresh()
+
+    def _execute_with_a_launcher(self, run: Run, tick: Callable[[], None]) -> Outcome:
+        launcher = self.launchers.get()
+        try:
+            return self.execute(run, tick, launcher)
+        finally:
+            self.launchers.put(launcher)

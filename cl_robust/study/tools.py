@@ -49,7 +49,7 @@ def tool_argv(spec: StudySpec, run: Run, checkpoint: Path, output: Path) -> list
     if spec.raw.get("wandb") and run.phase == "evaluate":
         options.setdefault("wandb", True)
     return [run.phase, "--checkpoint", str(checkpoint), "--output", str(output), *data_args(spec, run),
-            "--seed", str(spec.raw["seed"]), *option_args(options)]
+            "--seed", str(run.seed), *option_args(options)]
 
 
 def result_file(run: Run, run_dir: Path) -> Path:

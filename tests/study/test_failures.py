@@ -1,6 +1,7 @@
 """A cell that fails is reported with its error; what needs it is skipped; the others complete."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .conftest import study, summary, write_grid
@@ -22,3 +23,24 @@ def test_failed_run_is_reported_and_the_others_complete(tmp_path: Path) -> None:
     assert cells["at"]["clean_accuracy"] is None
     report = (output / "report.md").read_text().split("## Failed and skipped runs")[1]
     assert "`pretrain-cifar10-sl-at-eps8`: failed:" in report and "`evaluate-cifar10-sl-at-eps8`: skipped" in report
+
+
+def test_jobs_run_independent_runs_at_once_and_keep_the_failure_rules(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from .conftest import smoke_grid
+
+    impossible = {"runs": "pretrain-*-cl-at-*", "set": {"data.init_args.batch_size": 100000}}
+    grid = write_grid(tmp_path, schemes=["sl", "cl"], scenarios={"sl": ["st"], "cl": ["at"]}, overrides=[impossible],
+                      evaluate={**smoke_grid()["evaluate"], "attacks": ["clean"]})
+    output = tmp_path / "out"
+    assert study("--config", str(grid), "--output", str(output), "--jobs", "2") == 1
+    result = summary(output)["runs"]
+    assert result["pretrain-cifar10-cl-at-eps8"]["status"] == "failed"
+    assert result["finetune-cifar10-cl-at-eps8"]["status"] == "skipped"
+    assert all(result[f"{phase}-cifar10-sl-st"]["status"] == "done" for phase in ("pretrain", "evaluate", "analyze"))
+    spans = {}
+    for phase in ("evaluate", "analyze"):  # both need only pretrain-cifar10-sl-st: they run side by side
+        done = json.loads((output / "runs" / f"{phase}-cifar10-sl-st" / "done.json").read_text())
+        spans[phase] = (datetime.fromisoformat(done["started"]), datetime.fromisoformat(done["finished"]))
+    assert spans["evaluate"][0] < spans["analyze"][1] and spans["analyze"][0] < spans["evaluate"][1], spans

@@ -133,3 +133,27 @@ def test_runs_fork_only_when_the_trainer_surely_uses_one_device() -> None:
     assert choose_launcher("auto", {"accelerator": "gpu"}) == "subprocess"  # devices auto: maybe DDP
     assert choose_launcher("auto", {"devices": 4, "strategy": "ddp"}) == "subprocess"
     assert choose_launcher("subprocess", {"devices": 1}) == "subprocess"
+
+
+def test_several_seeds_repeat_every_run_with_its_own_seed(tmp_path: Path) -> None:
+    raw = {key: value for key, value in smoke_grid().items() if key != "seed"}
+    spec = spec_from_dict({**raw, "schemes": ["cl"], "scenarios": ["st", "full_at"], "seeds": [0, 1, 2]}, Path("."))
+    single = spec_from_dict({**smoke_grid(), "schemes": ["cl"], "scenarios": ["st", "full_at"]}, Path("."))
+    assert len(spec.runs) == 3 * len(single.runs)
+    run = spec.run("finetune-cifar10-cl-full_at-eps8-seed2")
+    assert run.seed == 2 and run.needs == ("pretrain-cifar10-cl-at-eps8-seed2",)
+    assert spec.run("evaluate-cifar10-cl-st-seed1").source == "finetune-cifar10-cl-st-seed1"
+    assert [r.seed for r in spec.runs][:len(single.runs)] == [0] * len(single.runs)  # seed after seed
+    config = compose(spec, spec.run("pretrain-cifar10-cl-st-seed1"), tmp_path, None)
+    assert config["seed_everything"] == 1 and config["data"]["init_args"]["seed"] == 1
+    argv = tool_argv(spec, spec.run("analyze-cifar10-cl-st-seed2"), tmp_path / "x.ckpt", tmp_path)
+    assert argv[argv.index("--seed") + 1] == "2"
+    assert single.runs[0].run_id == "pretrain-cifar10-cl-st" and single.raw["seeds"] == [0]
+
+
+@pytest.mark.parametrize("change,needle", [({"seeds": []}, "seeds"), ({"seeds": [0, 0]}, "distinct"),
+                                           ({"seeds": [-1]}, "seeds"), ({"seeds": [0], "seed": 0}, "not both")])
+def test_bad_seeds_are_refused(change: dict, needle: str) -> None:
+    raw = {key: value for key, value in smoke_grid().items() if key != "seed"}
+    with pytest.raises(ConfigError, match=needle):
+        spec_from_dict({**raw, **change}, Path("."))
