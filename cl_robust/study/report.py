@@ -1,19 +1,23 @@
 """The study's report from whatever its folder holds: ``summary.json``, ``report.md`` and figures.
 
-(a) clean and robust accuracy per scheme x scenario for each data set and training eps, one
-column per attack and threat model; (b) CKA heatmap grids, clean and adversarial; (c) the
-redundancy of each cell next to its robust accuracy, with one automatic reading per scheme
-(does adversarial full fine-tuning lower redundancy compared with ``at``?); (d) per-layer
-probe curves; then every failed or skipped run and why.
+(a) a verdict for each published claim (C1-C3, :mod:`cl_robust.study.claims`); (b) clean and
+robust accuracy per scheme x scenario for each data set and training eps, mean +- sd over seeds,
+one column per attack and threat model; (c) the redundancy of each cell beside its untrained
+baseline, the change from it and robust accuracy; (d) CKA heatmap grids (mean over seeds, clean
+and adversarial, with the untrained network) and per-layer probe curves; then every failed or
+skipped run and why.
 """
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from cl_robust.study.aggregate import aggregate, group_by_cell, redundancy_value, untrained_value
+from cl_robust.study.claims import CLAIMS, RULE, claim_entry
 from cl_robust.study.figures import INPUT_KINDS, cka_grid, probe_curves
 from cl_robust.study.grid import SCENARIOS, Run, StudySpec, eps_tag
 from cl_robust.study.records import DONE_FILE, failure, read_json, run_dir, write_json, write_text
@@ -21,8 +25,8 @@ from cl_robust.study.tools import read_analysis, read_robustness
 
 #: Redundancy score the report reads (mean off-diagonal layer x layer CKA on clean inputs).
 REDUNDANCY_SCORE = "mean_offdiagonal"
-#: A change in redundancy smaller than this reads as "about the same".
-REDUNDANCY_TOLERANCE = 0.01
+#: The reference's statistic, shown beside ours: the mean of the whole matrix, diagonal included.
+REFERENCE_SCORE = "mean_all"
 
 
 def run_status(spec: StudySpec, run_id: str) -> dict[str, Any]:
@@ -48,27 +52,33 @@ def main_attack(robustness: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def cell_summary(spec: StudySpec, evaluate: Run) -> dict[str, Any]:
-    """Everything the report knows about one cell."""
+    """Everything the report knows about one cell of one seed."""
     analyze_id = evaluate.run_id.replace("evaluate-", "analyze-", 1)
     robustness = read_robustness(run_dir(spec.output, evaluate.run_id))
     analysis = read_analysis(run_dir(spec.output, analyze_id)) or {}
     clean = next((row["accuracy"] for row in robustness if row["kind"] == "clean"), None)
     main = main_attack(robustness)
     return {"dataset": evaluate.dataset, "scheme": evaluate.scheme, "scenario": evaluate.scenario,
-            "eps": evaluate.eps, "checkpoint_run": evaluate.source,
+            "eps": evaluate.eps, "seed": evaluate.seed, "checkpoint_run": evaluate.source,
             "status": {"evaluate": run_status(spec, evaluate.run_id), "analyze": run_status(spec, analyze_id)},
             "clean_accuracy": clean, "robust_accuracy": main["accuracy"] if main else None,
             "robust_attack": main["name"] if main else None, "attacks": robustness,
-            "redundancy": analysis.get("redundancy", {}), "cka": analysis.get("cka", {}),
+            "redundancy": analysis.get("redundancy", {}), "interval": analysis.get("interval", {}),
+            "untrained": analysis.get("untrained", {}), "cka": analysis.get("cka", {}),
             "probes": analysis.get("probes", {}), "layers": analysis.get("layers", [])}
 
 
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
+def stat_text(stats: dict[str, Any] | None, percent: bool = False, digits: int = 3) -> str:
+    """``mean +- sd`` (``(n=2)`` when fewer than every seed finished is the caller's business); ``-`` when absent."""
+    if not stats:
+        return "-"
+    scale, places = (100.0, 1) if percent else (1.0, digits)
+    text = f"{scale * stats['mean']:.{places}f}"
+    return text + (f" ± {scale * stats['sd']:.{places}f}" if stats["n"] > 1 else "")
 
 
-def _score(cell: dict[str, Any], kind: str = "clean") -> float | None:
-    return (cell["redundancy"].get(kind) or {}).get(REDUNDANCY_SCORE)
+def _score_stats(cell: dict[str, Any], kind: str = "clean", score: str = REDUNDANCY_SCORE) -> dict[str, Any] | None:
+    return (cell["redundancy"].get(kind) or {}).get(score)
 
 
 def groups(spec: StudySpec, cells: list[dict[str, Any]]) -> list[tuple[str, str | None, list[dict[str, Any]]]]:
@@ -84,65 +94,123 @@ def groups(spec: StudySpec, cells: list[dict[str, Any]]) -> list[tuple[str, str 
 
 
 def accuracy_table(chosen: list[dict[str, Any]]) -> list[str]:
-    """(a) rows scheme x scenario, one column per attack (threat model in the header), accuracy in %."""
+    """Rows scheme x scenario, one column per attack (threat model in the header), accuracy in % (mean ± sd).
+
+    With one seed, each accuracy carries its 95% binomial interval when the evaluation recorded one.
+    """
     attacks: list[tuple[str, str]] = []
     for cell in chosen:
-        for row in cell["attacks"]:
-            if (row["name"], row["threat_model"]) not in attacks:
-                attacks.append((row["name"], row["threat_model"]))
-    header = ["scheme", "scenario", *[f"{name} ({model})" for name, model in attacks]]
+        for name, entry in cell["attacks"].items():
+            if (name, entry["threat_model"]) not in attacks:
+                attacks.append((name, entry["threat_model"]))
+    header = ["scheme", "scenario", "seeds", *[f"{name} ({model})" for name, model in attacks]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for cell in chosen:
-        values = {(row["name"], row["threat_model"]): row["accuracy"] for row in cell["attacks"]}
-        shown = [_number(values.get(key)) if cell["attacks"] else cell["status"]["evaluate"]["status"]
-                 for key in attacks]
-        lines.append("| " + " | ".join([cell["scheme"], cell["scenario"], *shown]) + " |")
+        shown = []
+        for name, _ in attacks:
+            entry = cell["attacks"].get(name) or {}
+            text = stat_text(entry if "mean" in entry else None, percent=True)
+            interval = cell.get("ci95", {}).get(name)
+            if interval and entry.get("n") == 1:
+                text += f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
+            shown.append(text)
+        lines.append("| " + " | ".join([cell["scheme"], cell["scenario"], str(len(cell["seeds"])), *shown]) + " |")
     return lines
 
 
 def paper_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios: list[str]) -> list[str]:
-    """Rows schemes, columns scenarios, ``clean / robust`` (%) like the paper's tables."""
+    """Rows schemes, columns scenarios, ``clean / robust`` (%, mean ± sd over seeds) like the paper's tables."""
     by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
     lines = ["| scheme | " + " | ".join(scenarios) + " |", "|---|" + "---|" * len(scenarios)]
     for scheme in schemes:
         entries = []
         for scenario in scenarios:
             cell = by_key.get((scheme, scenario))
-            entries.append("" if cell is None else f"{_number(cell['clean_accuracy'])} / {_number(cell['robust_accuracy'])}")
+            entries.append("" if cell is None else
+                           f"{stat_text(cell['clean_accuracy'], True)} / {stat_text(cell['robust_accuracy'], True)}")
         lines.append(f"| {scheme} | " + " | ".join(entries) + " |")
     return lines
 
 
-def redundancy_reading(scheme: str, by_key: dict[tuple[str, str], dict[str, Any]]) -> str:
-    """One line: does adversarial full fine-tuning lower redundancy compared with ``at`` for ``scheme``?"""
-    at, full = by_key.get((scheme, "at")), by_key.get((scheme, "full_at"))
-    if at is None or full is None or _score(at) is None or _score(full) is None:
-        return f"{scheme}: no reading (needs the redundancy of both at and full_at)"
-    change = _score(full) - _score(at)
-    verb = "lowers" if change < -REDUNDANCY_TOLERANCE else "raises" if change > REDUNDANCY_TOLERANCE else "hardly changes"
-    expected = verb == "lowers" if scheme == "cl" else verb != "lowers"
-    robust = ""
-    if at["robust_accuracy"] is not None and full["robust_accuracy"] is not None:
-        robust = f"; robust accuracy {_number(at['robust_accuracy'])} -> {_number(full['robust_accuracy'])} %"
-    verdict = "consistent with" if expected else "unlike"
-    return (f"{scheme}: adversarial full fine-tuning {verb} redundancy vs at ({_score(at):.3f} -> {_score(full):.3f}"
-            f"{robust}), {verdict} the published finding (lower for cl, not for scl / sl)")
-
-
 def redundancy_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios: list[str]) -> list[str]:
-    """(c) redundancy (clean / adversarial inputs) next to robust accuracy, and the reading per scheme."""
+    """Redundancy beside its untrained baselines, the change from them, and robust accuracy (mean ± sd over seeds)."""
     by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
-    lines = ["| scheme | scenario | redundancy (clean) | redundancy (adversarial) | robust accuracy (%) |",
-             "|---|---|---|---|---|"]
+    lines = ["| scheme | scenario | redundancy (clean) | ± bootstrap | whole-matrix mean (clean) | "
+             "redundancy (adversarial) | untrained, BN init | untrained, BN re-est. | change from untrained "
+             "(re-est.) | robust accuracy (%) |", "|---|" * 10]
     for scheme in schemes:
         for scenario in scenarios:
             cell = by_key.get((scheme, scenario))
             if cell is None:
                 continue
-            scores = [_score(cell, kind) for kind in INPUT_KINDS]
-            lines.append(f"| {scheme} | {scenario} | " + " | ".join("-" if s is None else f"{s:.3f}" for s in scores)
-                         + f" | {_number(cell['robust_accuracy'])} |")
-    lines += ["", *[f"- {redundancy_reading(scheme, by_key)}" for scheme in schemes]]
+            values = [stat_text(_score_stats(cell)), stat_text(cell.get("bootstrap_halfwidth")),
+                      stat_text(_score_stats(cell, score=REFERENCE_SCORE)), stat_text(_score_stats(cell, "adversarial")),
+                      stat_text(cell["untrained"]["init_bn"].get(REDUNDANCY_SCORE)),
+                      stat_text(cell["untrained"]["reestimated_bn"].get(REDUNDANCY_SCORE)),
+                      stat_text(cell["change_from_untrained"]["reestimated_bn"].get(REDUNDANCY_SCORE)),
+                      stat_text(cell["robust_accuracy"], True)]
+            lines.append(f"| {scheme} | {scenario} | " + " | ".join(values) + " |")
+    return lines
+
+
+def _per_seed(cells: list[dict[str, Any]], value: Any) -> dict[int, float]:
+    found = {cell["seed"]: value(cell) for cell in cells}
+    return {seed: v for seed, v in found.items() if v is not None}
+
+
+def _noise_floor(cells: list[dict[str, Any]]) -> float | None:
+    """The largest seed-to-seed sd of the untrained network's redundancy (either BatchNorm variant)."""
+    spreads = []
+    for baseline in ("init_bn", "reestimated_bn"):
+        values = [v for v in (untrained_value(cell, baseline, REDUNDANCY_SCORE) for cell in cells) if v is not None]
+        if len(values) > 1:
+            spreads.append(statistics.stdev(values))
+    return max(spreads) if spreads else None
+
+
+def study_claims(spec: StudySpec, by_cell: dict[tuple, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every claim of :data:`~cl_robust.study.claims.CLAIMS` the grid can test, for each data set and eps."""
+    entries = []
+    for dataset in spec.raw["datasets"]:
+        for eps in spec.raw["eps"]:
+            for claim in CLAIMS:
+                chosen = spec.raw["scenarios"].get(claim.scheme, [])
+                if claim.scenario_a not in chosen or claim.scenario_b not in chosen:
+                    continue
+                first, second = (by_cell.get((dataset, claim.scheme, name, None if name == "st" else eps), [])
+                                 for name in (claim.scenario_a, claim.scenario_b))
+                if claim.statistic == "redundancy":
+                    entry = claim_entry(claim, dataset, eps, _per_seed(first, redundancy_value),
+                                        _per_seed(second, redundancy_value), _noise_floor(first + second),
+                                        (_per_seed(first, lambda c: redundancy_value(c, REFERENCE_SCORE)),
+                                         _per_seed(second, lambda c: redundancy_value(c, REFERENCE_SCORE))))
+                else:
+                    entry = claim_entry(claim, dataset, eps, _per_seed(first, lambda c: c["robust_accuracy"]),
+                                        _per_seed(second, lambda c: c["robust_accuracy"]), None)
+                entries.append(entry)
+    return entries
+
+
+def _signed(value: float | None, percent: bool) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:+.1f}" if percent else f"{value:+.4f}"
+
+
+def claims_table(claims: list[dict[str, Any]]) -> list[str]:
+    """One row per claim: what was published, the difference with its 95% interval, and the verdict."""
+    lines = ["| claim | data, eps | scheme | comparison | statistic | published | difference (95% interval) | "
+             "reference statistic | seeds | verdict |", "|---|" * 10]
+    for entry in claims:
+        percent = entry["statistic"] == "robust_accuracy"
+        interval = entry["interval95"]
+        shown = _signed(entry["difference"], percent) + (
+            f" ({_signed(interval[0], percent)}, {_signed(interval[1], percent)})" if interval else "")
+        reference = (entry.get("reference_statistic") or {}).get("difference")
+        statistic = ("robust acc. (%, TM-II)" if percent else "mean off-diag. CKA") + f", {entry['direction']}"
+        lines.append(f"| {entry['id']} | {entry['dataset']}, {entry['eps']} | {entry['scheme']} | {entry['comparison']} | "
+                     f"{statistic} | {entry['published']} | {shown} | {_signed(reference, False) if reference is not None else '-'} | "
+                     f"{len(entry['seeds'])} | **{entry['verdict']}** ({entry['reason']}) |")
     return lines
 
 
@@ -159,21 +227,31 @@ def problems(spec: StudySpec) -> list[dict[str, Any]]:
 def write_report(spec: StudySpec) -> dict[str, Any]:
     """Write ``summary.json``, ``report.md`` and ``figures/*.png`` into the study folder; returns the summary."""
     cells = [cell_summary(spec, run) for run in spec.cells()]
+    by_cell = group_by_cell(cells)
+    aggregated = [aggregate(group) for group in by_cell.values()]
+    claims = study_claims(spec, by_cell)
     schemes = list(spec.raw["schemes"])
     scenarios = [name for name in SCENARIOS if any(name in spec.raw["scenarios"][s] for s in schemes)]
+    seeds = list(spec.raw["seeds"])
     figures_dir = spec.output / "figures"
     lines = [f"# Study `{spec.name}`", "",
-             f"{len(cells)} cells; accuracy in % on the test split as evaluated by `cl-robust evaluate`; "
-             f"redundancy = {REDUNDANCY_SCORE} of the layer x layer CKA (`cl-robust analyze`).", ""]
+             f"{len(aggregated)} cells x {len(seeds)} seed(s) ({', '.join(map(str, seeds))}). Numbers are mean ± sd "
+             "over the seeds that finished. Accuracy in % on the test split (`cl-robust evaluate`); redundancy = "
+             f"{REDUNDANCY_SCORE} of the layer x layer CKA on clean inputs (`cl-robust analyze`), beside the "
+             f"reference's statistic ({REFERENCE_SCORE}: the whole matrix, diagonal included) and beside the untrained "
+             "network of the same architecture and seed (a redundancy figure means little without it).", "",
+             "## Published claims", "", f"Rule: {RULE}", "", *claims_table(claims), ""]
     figures: list[str] = []
-    for dataset, eps, chosen in groups(spec, cells):
+    for dataset, eps, chosen in groups(spec, aggregated):
         title = f"{dataset}" + (f", training eps {eps}" if eps else "")
         tag = f"{dataset}" + (f"_{eps_tag(eps)}" if eps else "")
         by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
         lines += [f"## {title}", "", "### Clean / robust accuracy (%)", "",
                   f"Robust = {next((c['robust_attack'] for c in chosen if c['robust_attack']), 'n/a')}.", "",
                   *paper_table(chosen, schemes, scenarios), "", "Every attack:", "", *accuracy_table(chosen), "",
-                  "### Redundancy and robustness", "", *redundancy_table(chosen, schemes, scenarios), ""]
+                  "### Redundancy, its untrained baseline, and robustness", "",
+                  "`± bootstrap`: half-width of the 95% bootstrap interval over test batches (mean over seeds).", "",
+                  *redundancy_table(chosen, schemes, scenarios), ""]
         made = [cka_grid(by_key, schemes, scenarios, kind, title, figures_dir / f"cka_{tag}_{kind}.png")
                 for kind in INPUT_KINDS]
         made.append(probe_curves(by_key, schemes, scenarios, title, figures_dir / f"probes_{tag}.png"))
@@ -185,9 +263,11 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     lines += ["## Failed and skipped runs", ""]
     lines += [f"- `{item['run_id']}`: {item['status']}: {item.get('error') or item.get('reason')}" for item in trouble]
     lines += ["- none"] if not trouble else []
-    summary = {"study": spec.name, "spec_hash": spec.spec_hash, "output": str(spec.output),
+    summary = {"study": spec.name, "spec_hash": spec.spec_hash, "output": str(spec.output), "seeds": seeds,
                "runs": {run.run_id: run_status(spec, run.run_id) for run in spec.runs},
-               "problems": trouble, "figures": figures,
+               "problems": trouble, "figures": figures, "claims": claims, "claim_rule": RULE,
+               "aggregated": [{key: value for key, value in cell.items() if key not in ("cka", "cka_untrained")}
+                              for cell in aggregated],
                "cells": [{key: value for key, value in cell.items() if key != "cka"} for cell in cells]}
     write_json(spec.output / "summary.json", summary)
     write_text(spec.output / "report.md", "\n".join(lines) + "\n")
@@ -205,17 +285,19 @@ def print_outcomes(console: Console, outcomes: dict[str, Any]) -> None:
 
 
 def print_summary(console: Console, summary: dict[str, Any]) -> None:
-    """The final table in the terminal: one row per cell."""
+    """The final tables in the terminal: one row per cell (mean ± sd over seeds), then the claims' verdicts."""
     table = Table(title=f"study {summary['study']}")
-    for column in ("dataset", "scheme", "scenario", "eps", "clean %", "robust %", "redundancy", "status"):
+    for column in ("dataset", "scheme", "scenario", "eps", "seeds", "clean %", "robust %", "redundancy", "untrained"):
         table.add_column(column)
-    for cell in summary["cells"]:
-        score = (cell["redundancy"].get("clean") or {}).get(REDUNDANCY_SCORE)
-        statuses = {cell["status"][phase]["status"] for phase in ("evaluate", "analyze")}
-        table.add_row(cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"] or "-",
-                      _number(cell["clean_accuracy"]), _number(cell["robust_accuracy"]),
-                      "-" if score is None else f"{score:.3f}", "/".join(sorted(statuses)))
+    for cell in summary["aggregated"]:
+        table.add_row(cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"] or "-", str(len(cell["seeds"])),
+                      stat_text(cell["clean_accuracy"], True), stat_text(cell["robust_accuracy"], True),
+                      stat_text((cell["redundancy"].get("clean") or {}).get(REDUNDANCY_SCORE)),
+                      stat_text(cell["untrained"]["reestimated_bn"].get(REDUNDANCY_SCORE)))
     console.print(table)
+    for entry in summary["claims"]:
+        console.print(f"{entry['id']} {entry['dataset']} {entry['eps']} {entry['scheme']} {entry['comparison']} "
+                      f"({entry['statistic']}, {entry['direction']}): {entry['verdict']}", highlight=False)
     for item in summary["problems"]:
         console.print(f"[red]{item['status']}[/]: {item['run_id']}: {item.get('error') or item.get('reason')}",
                       highlight=False)

@@ -66,13 +66,14 @@ def read_robustness(run_dir: Path) -> list[dict[str, Any]]:
         rows.append({"name": result["name"], "threat_model": result["threat_model"], "kind": result["kind"],
                      "eps": result.get("eps"), "steps": result.get("steps"),
                      "accuracy": None if result.get("skipped") else result["accuracy"],
-                     "skipped": result.get("skipped") or None})
+                     "ci95": result.get("ci95"), "skipped": result.get("skipped") or None})
     return rows
 
 
 def read_analysis(run_dir: Path) -> dict[str, Any] | None:
-    """The analysis of one cell as ``layers``, ``cka`` / ``redundancy`` / ``probes`` keyed by input kind
-    (``clean``, ``adversarial``: the first adversarial eps the analysis used), and ``adversarial_eps``."""
+    """The analysis of one cell as ``layers``, ``cka`` / ``redundancy`` / ``interval`` / ``probes`` keyed by
+    input kind (``clean``, ``adversarial``: the first adversarial eps the analysis used), ``adversarial_eps``,
+    and ``untrained``: the baselines' ``cka`` and ``redundancy`` keyed by ``init_bn`` / ``reestimated_bn``."""
     path = run_dir / RESULT_FILES["analyze"]
     if not path.is_file():
         return None
@@ -84,7 +85,11 @@ def read_analysis(run_dir: Path) -> dict[str, Any] | None:
     records = (analysis.get("probes") or {}).get("layers") or []
     probes = {kind: [record.get(kind) for record in records] for kind in ("clean", "adversarial")
               if records and kind in records[0]}
+    untrained = {name: {"cka": entry["cka"], "redundancy": entry.get("redundancy") or {}}
+                 for name, entry in (analysis.get("untrained") or {}).items() if isinstance(entry, dict)}
+    intervals = {kind: {key: value for key, value in entry["interval"].items() if not key.startswith("cka_")}
+                 for kind, entry in entries.items() if entry.get("interval")}
     return {"layers": analysis.get("layers", []), "adversarial_eps": label,
             "cka": {kind: entry["cka"] for kind, entry in entries.items()},
             "redundancy": {kind: entry.get("redundancy") or {} for kind, entry in entries.items()},
-            "probes": probes}
+            "interval": intervals, "untrained": untrained, "probes": probes}
