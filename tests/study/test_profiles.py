@@ -15,7 +15,7 @@ STUDY = Path(__file__).resolve().parents[2] / "examples" / "study"
 
 
 @pytest.mark.parametrize(("profile", "cells", "backbone"), [("smoke", 16, "resnet_tiny"), ("quick", 16, "resnet_tiny"),
-                                                             ("paper", 32, "resnet50")])
+                                                             ("paper", 32, "resnet50"), ("cpu", 27, "resnet18")])
 def test_profiles_expand_to_every_scheme_and_scenario(tmp_path: Path, profile: str, cells: int, backbone: str) -> None:
     spec = load_spec(STUDY / f"{profile}.yaml")
     assert len(spec.cells()) == cells and spec.raw["backbone"] == backbone
@@ -31,6 +31,20 @@ def test_paper_profile_has_the_reference_settings(tmp_path: Path) -> None:
     assert config["model"]["init_args"]["lr"] == 0.0003 and config["model"]["init_args"]["optimizer"] == "adam"
     attack = config["adversarial"]["init_args"]
     assert (attack["eps"], attack["steps"], attack["step_size"], attack["random_start"]) == ("8/255", 5, 0.01, False)
+
+
+def test_cpu_profile_can_show_the_effects(tmp_path: Path) -> None:
+    """Three seeds, ResNet-18's block structure at base width 16, the reference's training attack."""
+    spec = load_spec(STUDY / "cpu.yaml")
+    assert spec.raw["seeds"] == [0, 1, 2] and {run.seed for run in spec.runs} == {0, 1, 2}
+    config = compose(spec, spec.run("pretrain-cifar10-sl-at-eps8-seed1"), tmp_path, None)
+    model = config["model"]["init_args"]
+    assert model["backbone_width"] == 16 and model["optimizer"] == "sgd" and config["trainer"]["max_epochs"] == 3
+    attack = config["adversarial"]["init_args"]
+    assert (attack["eps"], attack["steps"], attack["step_size"], attack["random_start"]) == ("8/255", 5, 0.01, False)
+    assert config["seed_everything"] == 1 and config["data"]["init_args"]["per_class"] == 2000
+    contrastive = compose(spec, spec.run("pretrain-cifar10-cl-st-seed0"), tmp_path, None)
+    assert contrastive["model"]["init_args"]["optimizer"] == "adam" and contrastive["trainer"]["max_epochs"] == 6
 
 
 def test_slurm_script_submits_dependent_arrays(tmp_path: Path) -> None:
