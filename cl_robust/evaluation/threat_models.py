@@ -23,13 +23,12 @@ from collections.abc import Callable
 
 import torch
 import torchattacks
-from lightly.loss import NTXentLoss
 from torch import Tensor, nn
 
 from cl_robust.attacks import contrastive_attack, cross_entropy_attack, gradients_on, usable_for_autograd
 from cl_robust.attacks.state import attack_mode
 from cl_robust.errors import ConfigError
-from cl_robust.losses.supcon import SupConLoss
+from cl_robust.losses.objectives import CONTRASTIVE_TERMS, ContrastiveObjective
 
 from .suite import AttackSpec
 
@@ -63,20 +62,19 @@ def autoattack(model: nn.Module, images: Tensor, labels: Tensor, spec: AttackSpe
 
 
 def contrastive_loss_for(metadata: dict[str, object]) -> tuple[Callable[[Tensor, Tensor, Tensor | None], Tensor], bool]:
-    """The pretraining loss of a ``cl`` or ``scl`` checkpoint and whether it takes labels.
+    """The pretraining contrastive loss of a checkpoint (``cl``, ``scl`` or a mix: the sum of its
+    contrastive terms, :class:`~cl_robust.losses.objectives.ContrastiveObjective`) and whether it takes labels.
 
     The loss is computed per process (no cross-rank negatives): each rank attacks its own batch.
     """
     scheme = metadata.get("pretrained_scheme", metadata.get("scheme"))
     temperature = metadata.get("temperature")
-    if scheme not in ("cl", "scl") or not isinstance(temperature, (int, float)):
-        raise ConfigError(f"threat model I needs a checkpoint pretrained with cl or scl (it attacks the contrastive "
-                          f"loss through the projection head); this one comes from {scheme!r}")
-    if scheme == "cl":
-        nt_xent = NTXentLoss(temperature=float(temperature), gather_distributed=False)
-        return (lambda first, second, labels: nt_xent(first, second)), False
-    supcon = SupConLoss(temperature=float(temperature), gather_distributed=False)
-    return (lambda first, second, labels: supcon(first, second, labels)), True
+    if scheme not in CONTRASTIVE_TERMS or not isinstance(temperature, (int, float)):
+        raise ConfigError(f"threat model I needs a checkpoint pretrained with cl or scl, or a mix with a contrastive "
+                          f"term ({', '.join(CONTRASTIVE_TERMS)}): it attacks the contrastive loss through the "
+                          f"projection head; this one comes from {scheme!r}")
+    objective = ContrastiveObjective(str(scheme), float(temperature), gather_distributed=False)
+    return objective, objective.uses_labels
 
 
 def _embed_of(model: nn.Module) -> Callable[[Tensor], Tensor]:
