@@ -4,7 +4,8 @@ The ImageNet stem (7x7 conv stride 2 + max-pool) shrinks a 32x32 image to 8x8 be
 first block; CIFAR variants use a 3x3 conv with stride 1 and no max-pool instead (Chen et al.
 2020, SimCLR appendix B.9). The blocks come from torchvision; only the stem and the head
 change. Inputs are images in [0, 1]; normalisation happens inside the backbone so that
-attacks work in pixel space.
+attacks work in pixel space. ``dual_bn=True`` gives every BatchNorm a clean and an adversarial
+branch (ACL, Jiang et al. 2020; :mod:`cl_robust.models.dual_bn`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torchvision
 from torch import Tensor, nn
 
 from cl_robust.errors import ConfigError
+from cl_robust.models.dual_bn import convert_to_dual_bn
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -43,7 +45,7 @@ class CIFARResNet(nn.Module):
 
     def __init__(self, depth: int = 18, normalize: bool = True,
                  mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD,
-                 width: int | None = None) -> None:
+                 width: int | None = None, dual_bn: bool = False) -> None:
         super().__init__()
         if depth not in _TORCHVISION_RESNETS:
             raise ConfigError(f"backbone depth must be one of {sorted(_TORCHVISION_RESNETS)}, got {depth}")
@@ -59,6 +61,9 @@ class CIFARResNet(nn.Module):
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.avgpool = net.avgpool
         self.feature_dim: int = net.fc.in_features
+        self.dual_bn = bool(dual_bn)
+        if self.dual_bn:
+            convert_to_dual_bn(self)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.relu(self.bn1(self.conv1(self.normalize(x))))
@@ -151,7 +156,8 @@ BACKBONES: dict[str, Callable[..., CIFARResNet]] = {
 def build_backbone(name: str, **options: object) -> CIFARResNet:
     """Build a registered backbone by name (``resnet18``, ``resnet34``, ``resnet50``, and ``resnet_tiny`` for tests).
 
-    ``options`` go to :class:`CIFARResNet` (``normalize``, ``width``: base width of ResNet-18/34/50).
+    ``options`` go to :class:`CIFARResNet` (``normalize``, ``width``: base width of ResNet-18/34/50,
+    ``dual_bn``: a clean and an adversarial branch in every BatchNorm).
     """
     if name not in BACKBONES:
         raise ConfigError(f"backbone must be one of {', '.join(map(repr, BACKBONES))}; got {name!r}")
