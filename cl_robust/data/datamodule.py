@@ -4,6 +4,10 @@ Batches are ``(images uint8 [B,3,H,W], labels int64 [B])``; augmentation happens
 device (``cl_robust.data.augment``). A ``TensorBatchDataset`` answers ``__getitems__`` with an
 already stacked batch, so a standard ``DataLoader`` (and Lightning's distributed sampler
 replacement) fetches a batch with one indexing operation instead of per-sample Python.
+
+For the semi-supervised schemes a data module also serves a labelled mask: training batches
+become ``(images, labels, labeled)``, and the label of every unlabelled image is -1 before it
+leaves the data module (:meth:`CIFARDataModule.serve_labeled_fraction`).
 """
 from __future__ import annotations
 
@@ -30,28 +34,37 @@ from cl_robust.data.cifar import (
 from cl_robust.data.device_data import DeviceSplits, IndexBatch, IndexBatchDataset, check_on_device
 from cl_robust.data.order import content_order
 from cl_robust.errors import ConfigError, check_choice
+from cl_robust.losses.masked import UNKNOWN
 
 Batch = tuple[Tensor, Tensor]
 
 
 class TensorBatchDataset(Dataset):
-    """Images and labels in memory; ``__getitems__`` returns the stacked batch for a list of indices."""
+    """Images and labels in memory; ``__getitems__`` returns the stacked batch for a list of indices.
 
-    def __init__(self, images: Tensor, labels: Tensor) -> None:
+    With a ``labeled`` mask, items and batches also carry it: ``(images, labels, labeled)``.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, labeled: Tensor | None = None) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         self.images = images
         self.labels = labels
+        self.labeled = labeled
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> Batch:
-        return self.images[index], self.labels[index]
+    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
+        return self._take(index)
 
-    def __getitems__(self, indices: list[int]) -> Batch:
-        index = torch.as_tensor(indices, dtype=torch.int64)
-        return self.images[index], self.labels[index]
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, ...]:
+        return self._take(torch.as_tensor(indices, dtype=torch.int64))
+
+    def _take(self, index: int | Tensor) -> tuple[Tensor, ...]:
+        if self.labeled is None:
+            return self.images[index], self.labels[index]
+        return self.images[index], self.labels[index], self.labeled[index]
 
 
 class ResumableDataLoader(DataLoader):
@@ -107,6 +120,29 @@ def rank_within_class(labels: Tensor) -> Tensor:
     ranks = torch.empty_like(labels)
     ranks[order] = torch.arange(len(labels)) - starts[labels[order]]
     return ranks
+
+
+def check_labeled_fraction(fraction: float) -> float:
+    """A labelled fraction: a number in (0, 1]; ConfigError otherwise."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ConfigError(f"labeled_fraction must be a number in (0, 1] (the share of training images whose label "
+                          f"the scheme may use; 1: every label); got {fraction!r}")
+    return float(fraction)
+
+
+def labeled_mask(labels: Tensor, fraction: float, seed: int) -> Tensor:
+    """Class-balanced labelled subset: ``round(fraction * n_c)`` (at least 1) random images of each class c.
+
+    The draw is fixed by ``seed`` (its own generator: the shuffle is not disturbed) and by the
+    split's order, which ``order_seed`` makes independent of how the images are stored.
+    """
+    fraction = check_labeled_fraction(fraction)
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    ranks = torch.empty_like(labels)
+    ranks[order] = rank_within_class(labels[order])
+    counts = torch.bincount(labels).double()
+    wanted = torch.floor(counts * fraction + 0.5).clamp_min(1).long()
+    return ranks < wanted[labels]
 
 
 def first_per_class(labels: Tensor, per_class: int, split_name: str, option: str) -> Tensor:
@@ -199,6 +235,8 @@ class CIFARDataModule(lightning.LightningDataModule):
         self.train_set: TensorBatchDataset | None = None
         self.val_set: TensorBatchDataset | None = None
         self.test_set: TensorBatchDataset | None = None
+        #: Set by :meth:`serve_labeled_fraction` (a semi-supervised scheme asks for it); None: every label.
+        self.labeled_fraction: float | None = None
 
     @staticmethod
     def _validate_common(batch_size: int, eval_batch_size: int | None, per_class: int | None,
@@ -259,6 +297,8 @@ class CIFARDataModule(lightning.LightningDataModule):
             keep = first_per_class(test_labels, self.test_per_class, "test", "test_per_class")
             test_images, test_labels = test_images[keep], test_labels[keep]
         self.train_set = TensorBatchDataset(train_images, train_labels)
+        if self.labeled_fraction is not None:
+            self._apply_labeled_fraction()
         self.test_set = TensorBatchDataset(test_images, test_labels)
         if self.val_set is None:
             self.val_set = self.test_set
@@ -267,6 +307,29 @@ class CIFARDataModule(lightning.LightningDataModule):
                 f"batch_size={self.batch_size} is larger than the training set ({len(self.train_set)} "
                 "images) and the last incomplete batch is dropped; lower batch_size"
             )
+
+    def serve_labeled_fraction(self, fraction: float) -> None:
+        """Serve training batches as ``(images, labels, labeled)`` with ``fraction`` of the images labelled.
+
+        The labelled images are a class-balanced draw fixed by ``seed`` (:func:`labeled_mask`); every
+        other image's label is served as -1, so the true label never leaves the data module.
+        Called by a semi-supervised scheme in its ``setup``; asking again with another fraction is refused.
+        """
+        fraction = check_labeled_fraction(fraction)
+        if self.labeled_fraction is not None and self.labeled_fraction != fraction:
+            raise ConfigError(f"labeled_fraction: this data module already serves {self.labeled_fraction}; "
+                              f"one data module serves one fraction (asked for {fraction})")
+        first = self.labeled_fraction is None
+        self.labeled_fraction = fraction
+        if first and self.train_set is not None:
+            self._apply_labeled_fraction()
+
+    def _apply_labeled_fraction(self) -> None:
+        assert self.train_set is not None and self.labeled_fraction is not None
+        labels = self.train_set.labels
+        mask = labeled_mask(labels, self.labeled_fraction, self.seed)
+        self.train_set = TensorBatchDataset(self.train_set.images, torch.where(mask, labels, UNKNOWN), mask)
+        self.device_splits.clear()  # a device copy of the old labels must not be served
 
     def gathers_on_device(self) -> bool:
         """Whether loaders yield index batches that :meth:`transfer_batch_to_device` gathers on the device."""
@@ -285,7 +348,11 @@ class CIFARDataModule(lightning.LightningDataModule):
         """Gather an index batch on ``device`` from the split's copy there; move any other batch as usual."""
         if isinstance(batch, IndexBatch):
             dataset = self._split(batch.split)
-            return self.device_splits.gather(batch.split, dataset.images, dataset.labels, batch.indices, device)
+            images, labels = self.device_splits.gather(batch.split, dataset.images, dataset.labels, batch.indices,
+                                                       device)
+            if dataset.labeled is None:
+                return images, labels
+            return images, labels, dataset.labeled[batch.indices].to(device, non_blocking=True)
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def _loader(self, split: str, batch_size: int, train: bool,
