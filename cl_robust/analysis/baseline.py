@@ -41,7 +41,7 @@ def untrained_copy(model: nn.Module, seed: int) -> nn.Module:
     untrained = copy.deepcopy(model)
     torch.manual_seed(seed)
     fresh_encoder = build_backbone(hparams["backbone"], normalize=hparams.get("normalize", True),
-                                   width=hparams.get("backbone_width"))
+                                   width=hparams.get("backbone_width"), dual_bn=hparams.get("dual_bn", False))
     fresh_classifier = nn.Linear(classifier.in_features, classifier.out_features)
     untrained.encoder.load_state_dict(fresh_encoder.state_dict())
     untrained.classifier.load_state_dict(fresh_classifier.state_dict())

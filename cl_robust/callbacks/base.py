@@ -7,8 +7,9 @@ to the scheme's own objective:
 
     loss = clean_weight * (scheme's own term) + adv_weight * adv_loss
 
-The weights live in ``module.loss_weights``; a term weighted 0 is logged but not
-back-propagated. The callback always attacks the LightningModule it is handed (under DDP
+The weights live in ``module.loss_weights`` (the callback multiplies the weights the module
+already has, 1 by default); a term weighted 0 is logged but not back-propagated. With dual
+BatchNorm (``dual_bn``, ACL) the adversarial term runs through the adversarial branch. The callback always attacks the LightningModule it is handed (under DDP
 Lightning hands callbacks the unwrapped module, and the loss term receives the module
 itself), never the DDP wrapper. Attack losses are computed in float32, also under autocast.
 """
@@ -25,7 +26,9 @@ from torch import Tensor
 
 from cl_robust.attacks import AttackConfig
 from cl_robust.errors import ConfigError
+from cl_robust.losses.masked import known
 from cl_robust.methods.base import Batch, RobustMethod, Views
+from cl_robust.models.dual_bn import ADVERSARIAL, bn_branch
 
 #: Name of the adversarial term in the loss dictionary (logged as ``train/adv_loss``).
 ADV_TERM = "adv_loss"
@@ -61,6 +64,10 @@ class AdversarialTraining(Callback):
     #: Name of the scheme's own term that ``clean_weight`` scales.
     clean_term: ClassVar[str] = "ce"
 
+    def clean_terms(self, module: RobustMethod) -> tuple[str, ...]:
+        """The module's own terms that ``clean_weight`` scales."""
+        return (self.clean_term,)
+
     def __init__(self, eps: float | str = 8 / 255, step_size: float | str = 0.01, steps: int = 5,
                  random_start: bool = False, norm: str = "linf", method: str = "pgd", bn_mode: str = "eval",
                  adv_weight: float = 1.0, clean_weight: float = 1.0) -> None:
@@ -88,10 +95,12 @@ class AdversarialTraining(Callback):
             return
         self.check_module(pl_module)
         assert isinstance(pl_module, RobustMethod)
-        pl_module.register_loss_term(ADV_TERM, self.adversarial_losses)
-        for name, weight in ((self.clean_term, self.clean_weight), (ADV_TERM, self.adv_weight)):
-            self._saved_weights[name] = pl_module.loss_weights.get(name)
-            pl_module.loss_weights[name] = weight
+        pl_module.register_loss_term(ADV_TERM, self.routed_losses)
+        weights = [(name, self.clean_weight) for name in self.clean_terms(pl_module)] + [(ADV_TERM, self.adv_weight)]
+        for name, weight in weights:
+            saved = pl_module.loss_weights.get(name)
+            self._saved_weights[name] = saved
+            pl_module.loss_weights[name] = weight * (1.0 if saved is None else saved)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         """Remove the term and put the module's loss weights back as they were."""
@@ -106,15 +115,27 @@ class AdversarialTraining(Callback):
         self._saved_weights.clear()
 
     # ------------------------------------------------------------- training
+    def routed_losses(self, module: RobustMethod, batch: Batch, views: Views) -> dict[str, Tensor]:
+        """:meth:`adversarial_losses`, through the adversarial BatchNorm branch when the module has two."""
+        if not module.trains_both_branches:
+            return self.adversarial_losses(module, batch, views)
+        with bn_branch(module.encoder, ADVERSARIAL):
+            return self.adversarial_losses(module, batch, views)
+
     def adversarial_losses(self, module: RobustMethod, batch: Batch, views: Views) -> dict[str, Tensor]:
         """The loss term: ``{"adv_loss": loss on adversarial inputs}`` (unweighted)."""
         raise NotImplementedError
 
     @staticmethod
     def log_adversarial_accuracy(module: RobustMethod, logits: Tensor, labels: Tensor) -> None:
-        """Log ``train/adv_acc`` (classifier accuracy on adversarial inputs) without a host sync."""
+        """Log ``train/adv_acc`` (classifier accuracy on adversarial inputs) without a host sync.
+
+        Images with an unknown label (-1, semi-supervised schemes) are left out.
+        """
         with torch.no_grad():
-            accuracy = (logits.argmax(dim=1) == labels).float().mean()
+            labelled = known(labels)
+            correct = (logits.argmax(dim=1) == labels) & labelled
+            accuracy = correct.sum() / labelled.sum().clamp_min(1)
         module.log("train/adv_acc", accuracy, on_step=True, on_epoch=True, prog_bar=True,
                    batch_size=labels.shape[0])
 

@@ -1,4 +1,4 @@
-"""Adversarial contrastive pretraining for SimCLR (``cl``) and SupCon (``scl``).
+"""Adversarial contrastive pretraining for SimCLR (``cl``), SupCon (``scl``) and the semi-supervised mixes.
 
 Two ways to attack a contrastive objective:
 
@@ -8,11 +8,21 @@ Two ways to attack a contrastive objective:
   loss is ``clean_weight * L_con(view1, view2) + adv_weight * L_con(x0, x0 + delta)``;
 - ``pair=True`` (Jiang et al. 2020, "Robust Pre-Training by Adversarial Contrastive Learning"
   (ACL)): both augmented views are perturbed jointly to maximise ``L_con(view1 + d1, view2 + d2)``
-  and that adversarial pair replaces the clean pair (``clean_weight`` defaults to 0). ACL's
-  dual BatchNorm is not modelled here.
+  and that adversarial pair replaces the clean pair (``clean_weight`` defaults to 0; ACL's
+  "dual stream" keeps it, ``clean_weight > 0``).
+
+``L_con`` is the module's contrastive objective: NT-Xent, SupCon, or the sum of a mix's
+contrastive terms (``cl+scl``: NT-Xent + SupCon; ``cl+sl``: NT-Xent; ``scl+sl``: SupCon), with
+labels only where the batch's labelled mask allows (:func:`~cl_robust.methods.labels.known_labels`).
+
+With dual BatchNorm (``dual_bn``; ACL) every adversarial input runs through the adversarial
+branch and every clean one through the clean branch: the clean pair in the module's own loss,
+and in the ``pair=False`` term the clean partner x0 (during the attack and in the loss).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import lightning as L
 import torch
@@ -23,6 +33,8 @@ from cl_robust.callbacks.base import ADV_TERM, AdversarialTraining
 from cl_robust.errors import ConfigError
 from cl_robust.methods.base import Batch, RobustMethod, Views
 from cl_robust.methods.contrastive import ContrastiveMethod
+from cl_robust.methods.labels import known_labels
+from cl_robust.models.dual_bn import CLEAN, bn_branch
 
 
 class AdversarialPretraining(AdversarialTraining):
@@ -38,6 +50,10 @@ class AdversarialPretraining(AdversarialTraining):
     """
 
     clean_term = "contrastive"
+
+    def clean_terms(self, module: RobustMethod) -> tuple[str, ...]:
+        """The module's contrastive terms (the adversarial term mirrors them)."""
+        return module.contrastive_terms if isinstance(module, ContrastiveMethod) else (self.clean_term,)
 
     def __init__(self, eps: float | str = 8 / 255, step_size: float | str = 0.01, steps: int = 5,
                  random_start: bool = False, norm: str = "linf", method: str = "pgd", bn_mode: str = "eval",
@@ -56,20 +72,44 @@ class AdversarialPretraining(AdversarialTraining):
 
     def adversarial_losses(self, module: RobustMethod, batch: Batch, views: Views) -> dict[str, Tensor]:
         assert isinstance(module, ContrastiveMethod)
-        labels = batch["y"] if module.uses_labels else None
+        labels = known_labels(batch) if module.uses_labels else None
         if self.pair:
             first, second = views[:2] if len(views) > 1 else (batch["x0"], views[0])
             adversarial = contrastive_attack_pair(module.embed, module.contrastive_loss, first, second, self.attack,
                                                   labels=labels, module_for_mode=module)
         else:
             first = batch["x0"]
-            adversarial = (first, contrastive_attack(module.embed, module.contrastive_loss, first, self.attack,
+            embed = clean_partner_embed(module, first) if module.trains_both_branches else module.embed
+            adversarial = (first, contrastive_attack(embed, module.contrastive_loss, first, self.attack,
                                                      labels=labels, module_for_mode=module))
         self.last_adversarial = adversarial if self.pair else adversarial[1]
-        features = module.encoder(torch.cat(adversarial))
-        z1, z2 = module.projector(features).chunk(2)
+        first_features, adversarial_features = self._features(module, *adversarial, clean_first=not self.pair)
+        z1, z2 = module.projector(torch.cat((first_features, adversarial_features))).chunk(2)
         with torch.autocast(device_type=z1.device.type, enabled=False):  # the loss in float32 under AMP
             loss = module.contrastive_loss(z1.float(), z2.float(), labels)
-        adversarial_features = features.chunk(2)[1]
-        self.log_adversarial_accuracy(module, module.classifier(adversarial_features.detach()), batch["y"])
+        probe_labels = batch["y"] if labels is None else labels
+        self.log_adversarial_accuracy(module, module.classifier(adversarial_features.detach()), probe_labels)
         return {ADV_TERM: loss}
+
+    @staticmethod
+    def _features(module: ContrastiveMethod, first: Tensor, second: Tensor, clean_first: bool) -> tuple[Tensor, Tensor]:
+        """Encoder features of both inputs; a clean ``first`` runs through the clean branch of a dual-BN encoder."""
+        if clean_first and module.trains_both_branches:
+            with bn_branch(module.encoder, CLEAN):
+                clean = module.encoder(first)
+            return clean, module.encoder(second)
+        first_features, second_features = module.encoder(torch.cat((first, second))).chunk(2)
+        return first_features, second_features
+
+
+def clean_partner_embed(module: ContrastiveMethod, clean: Tensor) -> Callable[[Tensor], Tensor]:
+    """``module.embed`` that runs the clean partner ``clean`` (this very tensor) through the clean BatchNorm
+    branch and every other input (the perturbed ones) through the current, adversarial, branch."""
+
+    def embed(images: Tensor) -> Tensor:
+        if images is not clean:
+            return module.embed(images)
+        with bn_branch(module.encoder, CLEAN):
+            return module.embed(images)
+
+    return embed

@@ -15,6 +15,7 @@ and every checkpoint can be attacked end to end (threat model II).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import lightning as L
@@ -26,9 +27,12 @@ from torchmetrics.classification import MulticlassAccuracy
 import cl_robust
 from cl_robust.data.augment import AUGMENTS, make_augment, to_float
 from cl_robust.errors import ConfigError, check_choice
+from cl_robust.losses.masked import UNKNOWN
 from cl_robust.methods.checkpoints import CHECKPOINT_KEY
+from cl_robust.methods.labels import LABELED
 from cl_robust.methods.optim import build_optimizer, build_scheduler, validate_optimization
 from cl_robust.models.backbones import build_backbone
+from cl_robust.models.dual_bn import CLEAN, bn_branch
 
 Batch = dict[str, Tensor]
 Views = tuple[Tensor, ...]
@@ -48,6 +52,10 @@ class RobustMethod(L.LightningModule):
         normalize: normalise inputs inside the backbone with CIFAR statistics.
         backbone_width: channels of the backbone's first stage (None: the standard 64; 16 gives a
             ResNet-18 with its block structure at about 1/16 of the compute, for CPUs).
+        dual_bn: a clean and an adversarial branch in every BatchNorm (ACL, Jiang et al. 2020): the
+            scheme's own loss runs through the clean branch, adversarial loss terms through the
+            adversarial one, which is also the branch of every other forward pass (validation,
+            attacks, fine-tuning). Needs an adversarial loss term to train that branch.
     """
 
     scheme: ClassVar[str] = "base"
@@ -56,19 +64,21 @@ class RobustMethod(L.LightningModule):
     def __init__(self, backbone: str = "resnet18", num_classes: int = 10, views: str | None = None,
                  optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool = True,
-                 backbone_width: int | None = None) -> None:
+                 backbone_width: int | None = None, dual_bn: bool = False) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
         validate_optimization(optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs)
         self.save_hyperparameters()
-        self.encoder = build_backbone(backbone, normalize=normalize, width=backbone_width)
+        self.encoder = build_backbone(backbone, normalize=normalize, width=backbone_width, dual_bn=dual_bn)
         self.feature_dim: int = self.encoder.feature_dim
         self.classifier = nn.Linear(self.feature_dim, num_classes)
         check_choice("views", views or self.default_views, tuple(AUGMENTS))
         self.augment = make_augment(views or self.default_views)
         # validate_args=False: the argument checks read tensors back to the host on every update.
-        self.train_accuracy = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        # Training accuracy skips unknown labels (-1: the unlabelled images of semi-supervised schemes).
+        self.train_accuracy = MulticlassAccuracy(num_classes, average="micro", ignore_index=UNKNOWN,
+                                                 validate_args=False)
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.test_accuracy = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self._loss_terms: dict[str, LossTerm] = {}
@@ -92,6 +102,12 @@ class RobustMethod(L.LightningModule):
     def unregister_loss_term(self, name: str) -> None:
         self._loss_terms.pop(name, None)
 
+    @property
+    def trains_both_branches(self) -> bool:
+        """Whether training routes clean inputs through the clean BatchNorm branch and adversarial
+        ones through the adversarial branch (``dual_bn``)."""
+        return bool(self.hparams.get("dual_bn", False))
+
     # ------------------------------------------------------------------ data
     def setup(self, stage: str) -> None:
         """Refuse a data module whose class count differs from the classifier's, before training."""
@@ -100,13 +116,21 @@ class RobustMethod(L.LightningModule):
         if data_classes is not None and data_classes != self.hparams.num_classes:
             raise ConfigError(f"num_classes: the model has {self.hparams.num_classes} classes but the data "
                               f"has {data_classes}; set model num_classes to {data_classes}")
+        if stage == "fit" and self.trains_both_branches and not self._loss_terms:
+            raise ConfigError("dual_bn: true needs adversarial training (only an adversarial loss term trains the "
+                              "adversarial BatchNorm branch); add an adversarial overlay such as "
+                              "examples/configs/adversarial/acl.yaml, or set dual_bn false")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Batch:
-        """``(uint8 images, labels)`` -> ``{"x0": float images in [0, 1], "y": labels}``, on the device."""
+        """``(uint8 images, labels[, labelled mask])`` -> ``{"x0": float images in [0, 1], "y": labels
+        [, "labeled": mask]}``, on the device."""
         if isinstance(batch, dict):
             return batch
         images, labels = batch[0], batch[1]
-        return {"x0": to_float(images), "y": labels}
+        converted = {"x0": to_float(images), "y": labels}
+        if len(batch) > 2:
+            converted[LABELED] = batch[2]
+        return converted
 
     # -------------------------------------------------------------- training
     def training_losses(self, batch: Batch, views: Views) -> dict[str, Tensor]:
@@ -115,7 +139,8 @@ class RobustMethod(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         views = self.augment(batch["x0"])
-        losses = self.training_losses(batch, views)
+        with bn_branch(self.encoder, CLEAN) if self.trains_both_branches else nullcontext():
+            losses = self.training_losses(batch, views)
         for term in list(self._loss_terms.values()):
             losses.update(term(self, batch, views))
         weights = {name: self.loss_weights.get(name, 1.0) for name in losses}
@@ -162,7 +187,8 @@ class RobustMethod(L.LightningModule):
     def checkpoint_metadata(self) -> dict[str, Any]:
         """What a fine-tuning or evaluation run needs to know about this checkpoint."""
         return {"scheme": self.scheme, "backbone": self.hparams.backbone,
-                "backbone_width": self.hparams.get("backbone_width"), "feature_dim": self.feature_dim,
+                "backbone_width": self.hparams.get("backbone_width"),
+                "dual_bn": bool(self.hparams.get("dual_bn", False)), "feature_dim": self.feature_dim,
                 "num_classes": self.hparams.num_classes, "normalize": self.hparams.normalize,
                 "version": cl_robust.__version__}
 

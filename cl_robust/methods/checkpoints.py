@@ -13,7 +13,7 @@ from cl_robust.errors import ConfigError
 CHECKPOINT_KEY = "cl_robust"
 #: The run record (seed, library versions, command line) ``cl-robust fit`` adds to its checkpoints.
 RUN_RECORD_KEY = "cl_robust_run"
-PRETRAINING_SCHEMES = ("sl", "cl", "scl")
+PRETRAINING_SCHEMES = ("sl", "cl", "scl", "cl+scl", "cl+sl", "scl+sl")
 
 
 def read_checkpoint(path: str | os.PathLike, option: str = "checkpoint") -> dict[str, Any]:

@@ -38,12 +38,13 @@ class ContrastiveMethod(RobustMethod):
     def __init__(self, backbone: str = "resnet18", num_classes: int = 10, views: str | None = None,
                  optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool = True,
-                 backbone_width: int | None = None, temperature: float = 0.07,
+                 backbone_width: int | None = None, dual_bn: bool = False, temperature: float = 0.07,
                  projection_hidden_dim: int | None = None, projection_dim: int = 128,
                  projection_layers: int = 2, projection_batch_norm: bool = False, online_probe: bool = True) -> None:
         super().__init__(backbone=backbone, num_classes=num_classes, views=views, optimizer=optimizer, lr=lr,
                          weight_decay=weight_decay, momentum=momentum, scheduler=scheduler,
-                         warmup_epochs=warmup_epochs, normalize=normalize, backbone_width=backbone_width)
+                         warmup_epochs=warmup_epochs, normalize=normalize, backbone_width=backbone_width,
+                         dual_bn=dual_bn)
         check_positive("temperature", temperature)
         if (views or self.default_views) == "none":
             raise ConfigError("views must be 'contrastive' or 'supervised' for contrastive pretraining "
@@ -53,6 +54,12 @@ class ContrastiveMethod(RobustMethod):
                                   "batch_norm": projection_batch_norm}
         self.projector = build_projection_head(self.feature_dim, **self.projection_config)
         self.criterion = self.build_criterion(temperature)
+
+    @property
+    def contrastive_terms(self) -> tuple[str, ...]:
+        """Names of the scheme's contrastive loss terms: what an adversarial pretraining term mirrors
+        (its ``clean_weight`` scales them)."""
+        return ("contrastive",)
 
     def build_criterion(self, temperature: float) -> nn.Module:
         raise NotImplementedError

@@ -6,6 +6,10 @@ statistics never move. ``mode="full"``: encoder and head are trained together.
 
 The projection head of a contrastive checkpoint is kept (frozen, unused in training) so that
 threat model I can attack through encoder + projection head later.
+
+An encoder pretrained with dual BatchNorm (``dual_bn``, ACL) is fine-tuned, evaluated and
+analysed through one branch, chosen here (``bn_branch``) and recorded in the checkpoint: the
+adversarial branch by default, as ACL fine-tunes and evaluates.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from torch import Tensor
 from cl_robust.errors import ConfigError, check_choice
 from cl_robust.methods.base import Batch, RobustMethod, Views
 from cl_robust.methods.checkpoints import PRETRAINING_SCHEMES, read_checkpoint, submodule_state
+from cl_robust.models.dual_bn import ADVERSARIAL, BRANCHES, set_bn_branch
 from cl_robust.models.heads import build_projection_head
 
 MODES = ("linear", "full")
@@ -27,11 +32,14 @@ class FineTune(RobustMethod):
     """Linear probe or full fine-tuning from a pretraining checkpoint of any scheme.
 
     Args (besides :class:`RobustMethod`'s):
-        pretrained_checkpoint: path of the pretraining ``.ckpt`` (sl, cl or scl). None only when the module
-            is rebuilt from its own fine-tuning checkpoint (``load_from_checkpoint``).
+        pretrained_checkpoint: path of the pretraining ``.ckpt`` (any pretraining scheme: sl, cl, scl,
+            cl+scl, cl+sl, scl+sl). None only when the module is rebuilt from its own fine-tuning
+            checkpoint (``load_from_checkpoint``).
         mode: ``linear`` (encoder frozen, eval mode) or ``full``.
-        expected_scheme: refuse a checkpoint of another scheme (``sl``, ``cl``, ``scl``).
+        expected_scheme: refuse a checkpoint of another scheme.
         backbone: None takes the checkpoint's; a different name is refused.
+        bn_branch: for an encoder pretrained with ``dual_bn``: the BatchNorm branch every forward pass
+            uses (``clean`` or ``adversarial``; None: ``adversarial``). Refused for other encoders.
     """
 
     scheme: ClassVar[str] = "finetune"
@@ -41,7 +49,7 @@ class FineTune(RobustMethod):
                  backbone: str | None = None, num_classes: int = 10, views: str | None = None,
                  optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool | None = None,
-                 pretrained: dict[str, Any] | None = None) -> None:
+                 pretrained: dict[str, Any] | None = None, bn_branch: str | None = None) -> None:
         check_choice("mode", mode, MODES)
         if expected_scheme is not None:
             check_choice("expected_scheme", expected_scheme, PRETRAINING_SCHEMES)
@@ -54,7 +62,8 @@ class FineTune(RobustMethod):
                 raise ConfigError(f"pretrained_checkpoint: {checkpoint!r} is a {pretrained.get('scheme')!r} checkpoint; "
                                   f"fine-tuning starts from a pretraining checkpoint ({', '.join(PRETRAINING_SCHEMES)})")
         elif pretrained is None:
-            raise ConfigError("pretrained_checkpoint is required: the path of a pretraining .ckpt (sl, cl or scl)")
+            raise ConfigError("pretrained_checkpoint is required: the path of a pretraining .ckpt "
+                              f"({', '.join(PRETRAINING_SCHEMES)})")
         if expected_scheme is not None and pretrained["scheme"] != expected_scheme:
             raise ConfigError(f"pretrained_checkpoint: expected a {expected_scheme!r} checkpoint (expected_scheme), "
                               f"got a {pretrained['scheme']!r} one from {checkpoint!r}")
@@ -62,14 +71,18 @@ class FineTune(RobustMethod):
             raise ConfigError(f"backbone: the checkpoint holds a {pretrained['backbone']!r} encoder, "
                               f"not {backbone!r}; leave backbone unset to take the checkpoint's")
         normalize = pretrained.get("normalize", True) if normalize is None else normalize
+        dual_bn = bool(pretrained.get("dual_bn", False))
+        bn_branch = resolve_bn_branch(bn_branch, dual_bn, checkpoint)
         super().__init__(backbone=pretrained["backbone"], num_classes=num_classes, views=views, optimizer=optimizer,
                          lr=lr, weight_decay=weight_decay, momentum=momentum, scheduler=scheduler,
                          warmup_epochs=warmup_epochs, normalize=normalize,
-                         backbone_width=pretrained.get("backbone_width"))
+                         backbone_width=pretrained.get("backbone_width"), dual_bn=dual_bn)
         # Record what was resolved, so load_from_checkpoint(..., pretrained_checkpoint=None) rebuilds the same module.
         self.hparams.update({"backbone": pretrained["backbone"], "backbone_width": pretrained.get("backbone_width"),
                              "normalize": normalize, "pretrained": pretrained,
-                             "pretrained_checkpoint": checkpoint})
+                             "pretrained_checkpoint": checkpoint, "dual_bn": dual_bn, "bn_branch": bn_branch})
+        if bn_branch is not None:
+            set_bn_branch(self.encoder, bn_branch)
         self.pretrained = pretrained
         self.projector = None
         if "projection" in pretrained:
@@ -94,6 +107,11 @@ class FineTune(RobustMethod):
     def frozen_encoder(self) -> bool:
         return self.hparams.mode == "linear"
 
+    @property
+    def trains_both_branches(self) -> bool:
+        """Never: a dual-BN encoder is fine-tuned through the one branch of ``bn_branch``."""
+        return False
+
     def train(self, mode: bool = True) -> FineTune:
         """Like ``nn.Module.train``, but a frozen encoder and the projector always stay in eval mode."""
         super().train(mode)
@@ -117,6 +135,18 @@ class FineTune(RobustMethod):
 
     def checkpoint_metadata(self) -> dict[str, Any]:
         return {**super().checkpoint_metadata(), "pretrained_scheme": self.pretrained["scheme"],
-                "mode": self.hparams.mode, **({"projection": self.pretrained["projection"],
+                "mode": self.hparams.mode, "bn_branch": self.hparams.get("bn_branch"), **({"projection": self.pretrained["projection"],
                                               "temperature": self.pretrained.get("temperature")}
                                              if "projection" in self.pretrained else {})}
+
+
+def resolve_bn_branch(bn_branch: str | None, dual_bn: bool, checkpoint: str | None) -> str | None:
+    """The branch a dual-BN encoder runs (``adversarial`` unless chosen); None for an encoder without dual BN."""
+    if not dual_bn:
+        if bn_branch is not None:
+            raise ConfigError(f"bn_branch: the encoder of {checkpoint!r} was pretrained without dual_bn (one BatchNorm "
+                              "per layer); bn_branch applies only to dual-BN checkpoints; leave it unset (null)")
+        return None
+    branch = ADVERSARIAL if bn_branch is None else bn_branch
+    check_choice("bn_branch", branch, BRANCHES)
+    return branch

@@ -108,7 +108,7 @@ def test_teardown_removes_the_term_and_restores_weights(batch: Batch) -> None:
     module.loss_weights["ce"] = 0.25
     callback = AdversarialSupervised(**ATTACK, clean_weight=2.0)
     callback.setup(None, module, "fit")  # type: ignore[arg-type]
-    assert module.loss_weights == {"ce": 2.0, "adv_loss": 1.0}
+    assert module.loss_weights == {"ce": 0.5, "adv_loss": 1.0}, "clean_weight multiplies the module's own weight"
     callback.teardown(None, module, "fit")  # type: ignore[arg-type]
     assert module.loss_weights == {"ce": 0.25} and not module._loss_terms
     loss = module.training_step(batch, 0)

@@ -3,17 +3,23 @@
 Pretraining once per scheme and per st / at (module-scoped), then each fine-tuning scenario
 from the right checkpoint with the right overlay, as in examples/configs/adversarial/README.md.
 """
-import csv
 from pathlib import Path
 
 import pytest
-import torch
 
-from .conftest import CONFIGS, fit, one_thread, tiny_args
+from .conftest import (
+    ADVERSARIAL,
+    ATTACK_STEPS,
+    CONFIGS,
+    finetune_and_check,
+    fit,
+    load,
+    logged_columns,
+    one_thread,
+    tiny_args,
+)
 
-ADVERSARIAL = CONFIGS / "adversarial"
 PRETRAIN_OVERLAY = {"cl": "pretrain_pgd.yaml", "scl": "pretrain_pgd.yaml", "sl": "supervised_pgd.yaml"}
-ATTACK_STEPS = ["--adversarial.init_args.steps", "2"]
 
 # scenario -> (pretraining: st or at, fine-tuning config, fine-tuning overlay or None)
 CONTRASTIVE_SCENARIOS = {
@@ -30,16 +36,6 @@ SUPERVISED_FINETUNING = {
 }
 CASES = [(scheme, scenario, *spec) for scheme in ("cl", "scl") for scenario, spec in CONTRASTIVE_SCENARIOS.items()]
 CASES += [("sl", scenario, *spec) for scenario, spec in SUPERVISED_FINETUNING.items()]
-
-
-def logged_columns(run_dir: Path) -> set[str]:
-    (metrics,) = run_dir.rglob("metrics.csv")
-    with open(metrics) as handle:
-        return set(next(csv.reader(handle)))
-
-
-def load(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +76,4 @@ def test_finetuning_scenario(pretrained: dict[tuple[str, str], Path], scenario_r
                              monkeypatch: pytest.MonkeyPatch, scheme: str, scenario: str, pretraining: str,
                              mode: str, overlay: str | None) -> None:
     monkeypatch.chdir(tmp_path)
-    source = pretrained[scheme, pretraining]
-    extra = ["--config", str(ADVERSARIAL / overlay), *ATTACK_STEPS] if overlay else []
-    fit(["--config", str(CONFIGS / "finetune" / f"{mode}.yaml"), *extra, *tiny_args(scenario_root),
-         "--model.init_args.pretrained_checkpoint", str(source)])
-    finetuned = tmp_path / "runs" / "finetune" / mode / "checkpoints" / "last.ckpt"
-    checkpoint = load(finetuned)
-    assert checkpoint["cl_robust"]["pretrained_scheme"] == scheme and checkpoint["cl_robust"]["mode"] == mode
-    assert checkpoint["global_step"] == 2
-    assert ("train/adv_loss" in logged_columns(finetuned.parents[1])) == (overlay is not None)
-    before, after = load(source)["state_dict"], checkpoint["state_dict"]
-    encoder_keys = [key for key in before if key.startswith("encoder.")]
-    unchanged = all(torch.equal(before[key], after[key]) for key in encoder_keys)
-    assert unchanged == (mode == "linear"), "a linear probe (adversarial or not) leaves the encoder untouched"
+    finetune_and_check(pretrained[scheme, pretraining], scheme, mode, overlay, tiny_args(scenario_root), tmp_path)
