@@ -91,6 +91,9 @@ def test_all_layers_without_probes_or_attacks(trained: tuple[str, Path, Path], t
     (["--precision", "16"], "argument --precision: invalid choice: '16'"),
     (["--output", "{blocker}/out"], "cannot write"),
     (["--checkpoint", "{foreign}"], "not a readable checkpoint"),
+    (["--bootstrap", "-1"], "bootstrap must be an integer >= 0"),
+    (["--baseline_bn_images", "0"], "baseline_bn_images must be an integer >= 1"),
+    (["--order_seed", "-1"], "argument --order_seed: must be an integer >= 0 or none"),
 ])
 def test_bad_input_is_one_line_with_exit_status_2(overrides: list[str], message: str,
                                                   trained: tuple[str, Path, Path], tmp_path: Path,

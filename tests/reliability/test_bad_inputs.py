@@ -44,6 +44,8 @@ CASES: dict[str, tuple[str, object, str]] = {
     "unknown views": (CL, ["--model.init_args.views", "mixup"], "views"),
     "no views for contrastive learning": (CL, ["--model.init_args.views", "none"], "views"),
     "unknown model class_path": (CL, ["--model.class_path", "cl_robust.methods.MoCo"], "'MoCo'"),
+    "backbone width not a multiple of 4": (CL, ["--model.init_args.backbone_width", "10"], "backbone_width"),
+    "negative order seed": (SL, ["--data.init_args.order_seed", "-1"], "order_seed"),
     "unknown data class_path": (CL, ["--data.class_path", "cl_robust.data.STL10"], "'STL10'"),
     "unknown option": (CL, ["--model.init_args.learning_rate", "0.1"], "learning_rate"),
     "option of the wrong type": (CL, ["--trainer.max_epochs", "ten"], "max_epochs"),

@@ -80,6 +80,10 @@ def test_bad_grid_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path) -> 
     assert result.stderr.strip().splitlines() == [
         "cl-robust: error: schemes: unknown scheme 'moco'; valid: sl, cl, scl"]
     assert not output.exists()
+    jobs = study_process("--config", str(write_grid(tmp_path)), "--output", str(output), "--jobs", "0")
+    assert jobs.returncode == 2 and jobs.stderr.strip().splitlines() == [
+        "cl-robust: error: --jobs must be an integer >= 1 (runs at once); got 0"]
+    assert not output.exists()
 
 
 def test_output_holding_another_study_is_refused_and_left_alone(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
