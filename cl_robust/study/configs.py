@@ -18,11 +18,12 @@ import yaml
 
 import cl_robust
 from cl_robust.errors import ConfigError
-from cl_robust.study.grid import Run, StudySpec
+from cl_robust.study.grid import MIXES, Run, StudySpec
 
 EXAMPLE_CONFIGS = Path(cl_robust.__file__).resolve().parents[1] / "examples" / "configs"
 DEFAULT_CONFIGS: dict[str, dict[str, str]] = {
-    "pretrain": {"sl": "pretrain/sl.yaml", "cl": "pretrain/cl.yaml", "scl": "pretrain/scl.yaml"},
+    "pretrain": {"sl": "pretrain/sl.yaml", "cl": "pretrain/cl.yaml", "scl": "pretrain/scl.yaml",
+                 **{mix: f"pretrain/{mix}.yaml" for mix in MIXES}},
     "finetune": {"linear": "finetune/linear.yaml", "full": "finetune/full.yaml"},
     "adversarial": {"pretrain": "adversarial/pretrain_pgd.yaml", "supervised": "adversarial/supervised_pgd.yaml",
                     "finetune": "adversarial/finetune_pgd.yaml"},
@@ -111,6 +112,8 @@ def compose(spec: StudySpec, run: Run, run_dir: Path, source_checkpoint: Path | 
     model_args: dict[str, Any] = dict(phase.get("model") or {})
     if run.phase == "pretrain":
         model_args["backbone"] = spec.raw["backbone"]
+        if run.scheme in MIXES:
+            model_args["labeled_fraction"] = spec.raw["labeled_fraction"]
     else:
         model_args.update(pretrained_checkpoint=str(source_checkpoint), expected_scheme=run.scheme)
     data = spec.option("data")

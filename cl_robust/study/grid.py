@@ -8,6 +8,9 @@ With several seeds (``seeds: [0, 1, 2]``) every run is repeated once per seed an
 in ``-seed<k>``; the seed sets ``seed_everything``, the data module's shuffle and the random
 starts of evaluation and analysis (the test images and their order, ``order_seed``, stay fixed,
 so seeds are compared on the same batches).
+The semi-supervised mixes (``cl+scl``, ``cl+sl``, ``scl+sl``) train with the grid's
+``labeled_fraction`` (default 0.5, the reference's), which their run ids carry after the scheme,
+e.g. ``pretrain-cifar10-cl+scl-lf0p5-st``: runs with different fractions never share a folder.
 
 Scenario -> phases (see the study description):
 
@@ -40,10 +43,15 @@ from typing import Any
 import yaml
 
 from cl_robust.attacks import parse_eps
+from cl_robust.data.datamodule import check_labeled_fraction
 from cl_robust.errors import ConfigError
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100")
-SCHEMES: tuple[str, ...] = ("sl", "cl", "scl")
+#: The semi-supervised mixes (cl_robust.methods.SemiSupervisedMix): all scenarios, a labelled fraction.
+MIXES: tuple[str, ...] = ("cl+scl", "cl+sl", "scl+sl")
+SCHEMES: tuple[str, ...] = ("sl", "cl", "scl", *MIXES)
+#: The reference's labelled fraction of the mixes.
+DEFAULT_LABELED_FRACTION = 0.5
 PHASES: tuple[str, ...] = ("pretrain", "finetune", "evaluate", "analyze")
 
 
@@ -72,12 +80,13 @@ VALID_SCENARIOS: dict[str, tuple[str, ...]] = {
     "cl": tuple(SCENARIOS),
     "scl": tuple(SCENARIOS),
     "sl": ("st", "at", "full_at", "st_full_at"),
+    **{mix: tuple(SCENARIOS) for mix in MIXES},
 }
 #: Keys of the grid file; anything else is refused (a typo would silently do nothing).
 KEYS: tuple[str, ...] = (
     "name", "output", "datasets", "schemes", "scenarios", "eps", "backbone", "seed", "seeds", "data", "pretrain",
     "finetune", "attack", "evaluate", "analyze", "trainer", "checkpoint", "wandb", "overrides", "configs",
-    "launcher",
+    "launcher", "labeled_fraction",
 )
 #: Keys that do not change what is trained and measured (where, and on what hardware): editing
 #: them keeps the study's identity, so a study started on one machine continues on a cluster.
@@ -154,6 +163,18 @@ def eps_tag(eps: str) -> str:
     return "eps" + f"{value:g}".replace(".", "p")
 
 
+def fraction_tag(fraction: float) -> str:
+    """``0.5`` -> ``lf0p5``, ``1`` -> ``lf1``: the labelled fraction in a mix's run ids."""
+    return "lf" + f"{float(fraction):g}".replace(".", "p")
+
+
+def scheme_token(scheme: str, labeled_fraction: float | None) -> str:
+    """A scheme as it appears in run ids: a mix carries its labelled fraction (``cl+scl-lf0p5``)."""
+    if scheme in MIXES:
+        return f"{scheme}-{fraction_tag(DEFAULT_LABELED_FRACTION if labeled_fraction is None else labeled_fraction)}"
+    return scheme
+
+
 def _as_list(key: str, value: Any) -> list[Any]:
     if value is None:
         raise ConfigError(f"{key} is required")
@@ -198,15 +219,17 @@ def _seeds(raw: dict[str, Any]) -> list[int]:
 
 
 def expand(datasets: list[str], scenarios: dict[str, list[str]], eps_list: list[str],
-           seeds: list[int] | None = None) -> list[Run]:
+           seeds: list[int] | None = None, labeled_fraction: float | None = None) -> list[Run]:
     """All runs of the grid in an order where every run comes after what it needs.
 
     With more than one seed every run is repeated per seed, its id ending in ``-seed<k>``.
+    ``labeled_fraction`` (None: 0.5) goes into the run ids of the mixes.
     """
     seeds = seeds or [0]
     if len(seeds) > 1:
         # Seed after seed: a study stopped part way has whole seeds to report.
-        return [_with_seed(run) for seed in seeds for run in expand(datasets, scenarios, eps_list, [seed])]
+        return [_with_seed(run) for seed in seeds
+                for run in expand(datasets, scenarios, eps_list, [seed], labeled_fraction)]
     seed = seeds[0]
     pretrain: dict[str, Run] = {}
     finetune: list[Run] = []
@@ -218,12 +241,13 @@ def expand(datasets: list[str], scenarios: dict[str, list[str]], eps_list: list[
                 for eps in (eps_list if scenario.uses_eps else [None]):
                     tag = f"-{eps_tag(eps)}" if eps is not None else ""
                     pre_tag = tag if scenario.pretraining == "at" else ""
-                    pre_id = f"pretrain-{dataset}-{scheme}-{scenario.pretraining}{pre_tag}"
+                    token = scheme_token(scheme, labeled_fraction)
+                    pre_id = f"pretrain-{dataset}-{token}-{scenario.pretraining}{pre_tag}"
                     pretrain.setdefault(pre_id, Run(pre_id, "pretrain", dataset, scheme, scenario.pretraining,
                                                     eps if scenario.pretraining == "at" else None, seed=seed,
                                                     adversarial=scenario.pretraining == "at"))
                     source = pre_id
-                    suffix = f"{dataset}-{scheme}-{name}{tag}"
+                    suffix = f"{dataset}-{token}-{name}{tag}"
                     if not (scheme == "sl" and name in ("st", "at")):
                         source = f"finetune-{suffix}"
                         finetune.append(Run(source, "finetune", dataset, scheme, name, eps, (pre_id,), seed, pre_id,
@@ -272,7 +296,10 @@ def check_spec(raw: dict[str, Any]) -> dict[str, Any]:
     if launcher not in ("auto", "fork", "subprocess"):
         raise ConfigError(f"launcher must be one of 'auto', 'fork', 'subprocess'; got {launcher!r}")
     seeds = _seeds(raw)
-    normal = {key: value for key, value in raw.items() if key != "seed"}
+    # labeled_fraction belongs to the mixes: without one it is left out (a study's identity stays as it was).
+    normal = {key: value for key, value in raw.items() if key not in ("seed", "labeled_fraction")}
+    if any(scheme in MIXES for scheme in schemes):
+        normal["labeled_fraction"] = check_labeled_fraction(raw.get("labeled_fraction", DEFAULT_LABELED_FRACTION))
     return {**normal, "output": str(raw.get("output") or f"results/{name}"), "datasets": datasets, "schemes": schemes,
             "scenarios": scenarios, "eps": eps_list, "backbone": raw.get("backbone", "resnet18"),
             "seeds": seeds, "overrides": overrides, "launcher": launcher,
@@ -297,5 +324,6 @@ def spec_from_dict(raw: dict[str, Any], base_dir: Path) -> StudySpec:
     """A checked, expanded study from an already-read grid mapping."""
     normal = check_spec(raw)
     spec = StudySpec(normal, base_dir)
-    spec.runs = expand(normal["datasets"], normal["scenarios"], normal["eps"], normal["seeds"])
+    spec.runs = expand(normal["datasets"], normal["scenarios"], normal["eps"], normal["seeds"],
+                       normal.get("labeled_fraction"))
     return spec

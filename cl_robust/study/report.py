@@ -19,7 +19,7 @@ from rich.table import Table
 from cl_robust.study.aggregate import aggregate, group_by_cell, redundancy_value, untrained_value
 from cl_robust.study.claims import CLAIMS, RULE, claim_entry
 from cl_robust.study.figures import INPUT_KINDS, cka_grid, probe_curves
-from cl_robust.study.grid import SCENARIOS, Run, StudySpec, eps_tag
+from cl_robust.study.grid import MIXES, SCENARIOS, Run, StudySpec, eps_tag
 from cl_robust.study.records import DONE_FILE, failure, read_json, run_dir, write_json, write_text
 from cl_robust.study.tools import read_analysis, read_robustness
 
@@ -240,6 +240,9 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
              f"{REDUNDANCY_SCORE} of the layer x layer CKA on clean inputs (`cl-robust analyze`), beside the "
              f"reference's statistic ({REFERENCE_SCORE}: the whole matrix, diagonal included) and beside the untrained "
              "network of the same architecture and seed (a redundancy figure means little without it).", "",
+             *([f"Semi-supervised mixes ({', '.join(s for s in spec.raw['schemes'] if s in MIXES)}): "
+                f"{spec.raw['labeled_fraction']:g} of the training labels (labeled_fraction).", ""]
+               if "labeled_fraction" in spec.raw else []),
              "## Published claims", "", f"Rule: {RULE}", "", *claims_table(claims), ""]
     figures: list[str] = []
     for dataset, eps, chosen in groups(spec, aggregated):

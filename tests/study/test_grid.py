@@ -16,9 +16,9 @@ from .conftest import smoke_grid, study, study_process, write_grid
 def test_smoke_grid_expands_into_shared_pretraining_and_one_cell_per_scenario(tmp_path: Path) -> None:
     spec = load_spec(write_grid(tmp_path))
     phases = [run.phase for run in spec.runs]
-    assert phases.count("pretrain") == 6  # st and at for each scheme, shared between scenarios
-    assert phases.count("finetune") == 6 + 6 + 2  # cl, scl: every scenario; sl: full_at, st_full_at
-    assert phases.count("evaluate") == phases.count("analyze") == 6 + 6 + 4
+    assert phases.count("pretrain") == 12  # st and at for each of the 6 schemes, shared between scenarios
+    assert phases.count("finetune") == 6 + 6 + 2 + 3 * 6  # cl, scl, mixes: every scenario; sl: full_at, st_full_at
+    assert phases.count("evaluate") == phases.count("analyze") == 6 + 6 + 4 + 3 * 6
     order = {run.run_id: index for index, run in enumerate(spec.runs)}
     for run in spec.runs:
         assert all(order[need] < order[run.run_id] for need in run.needs), run.run_id
@@ -78,7 +78,7 @@ def test_bad_grid_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path) -> 
     result = study_process("--config", str(write_grid(tmp_path, schemes=["sl", "moco"])), "--output", str(output))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "cl-robust: error: schemes: unknown scheme 'moco'; valid: sl, cl, scl"]
+        "cl-robust: error: schemes: unknown scheme 'moco'; valid: sl, cl, scl, cl+scl, cl+sl, scl+sl"]
     assert not output.exists()
     jobs = study_process("--config", str(write_grid(tmp_path)), "--output", str(output), "--jobs", "0")
     assert jobs.returncode == 2 and jobs.stderr.strip().splitlines() == [

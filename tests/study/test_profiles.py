@@ -14,8 +14,8 @@ from cl_robust.study.grid import load_spec
 STUDY = Path(__file__).resolve().parents[2] / "examples" / "study"
 
 
-@pytest.mark.parametrize(("profile", "cells", "backbone"), [("smoke", 16, "resnet_tiny"), ("quick", 16, "resnet_tiny"),
-                                                             ("paper", 32, "resnet50"), ("cpu", 27, "resnet18")])
+@pytest.mark.parametrize(("profile", "cells", "backbone"), [("smoke", 34, "resnet_tiny"), ("quick", 16, "resnet_tiny"),
+                                                             ("paper", 68, "resnet50"), ("cpu", 27, "resnet18")])
 def test_profiles_expand_to_every_scheme_and_scenario(tmp_path: Path, profile: str, cells: int, backbone: str) -> None:
     spec = load_spec(STUDY / f"{profile}.yaml")
     assert len(spec.cells()) == cells and spec.raw["backbone"] == backbone
@@ -61,10 +61,10 @@ def test_slurm_script_submits_dependent_arrays(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     calls = log.read_text().splitlines()
     assert len(calls) == 5
-    assert "--array=0-5" in calls[0] and "--dependency" not in calls[0]  # 6 pretraining runs
-    assert "--array=0-13" in calls[1] and "--dependency=afterany:1001" in calls[1]
-    assert "--array=0-15" in calls[2] and "--dependency=afterany:1002" in calls[2]
-    assert "--array=0-15" in calls[3] and "--dependency=afterany:1002" in calls[3]
+    assert "--array=0-11" in calls[0] and "--dependency" not in calls[0]  # 12 pretraining runs
+    assert "--array=0-31" in calls[1] and "--dependency=afterany:1001" in calls[1]
+    assert "--array=0-33" in calls[2] and "--dependency=afterany:1002" in calls[2]
+    assert "--array=0-33" in calls[3] and "--dependency=afterany:1002" in calls[3]
     assert "--dependency=afterany:1003:1004" in calls[4] and "--report" in calls[4]
     lists = {phase: (output / "slurm" / f"{phase}.txt").read_text().split() for phase in ("pretrain", "evaluate")}
-    assert lists["pretrain"][0] == "pretrain-cifar10-sl-st" and len(lists["evaluate"]) == 16
+    assert lists["pretrain"][0] == "pretrain-cifar10-sl-st" and len(lists["evaluate"]) == 34

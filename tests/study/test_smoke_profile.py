@@ -22,7 +22,7 @@ def test_every_cell_is_reported_with_accuracies_in_0_1(smoke_output: Path) -> No
     result = summary(smoke_output)
     cells = {(c["dataset"], c["scheme"], c["scenario"], c["eps"]): c for c in result["cells"]}
     expected = {run.cell for run in spec.cells()}
-    assert set(cells) == expected and len(expected) == 16
+    assert set(cells) == expected and len(expected) == 34  # 16 of sl, cl, scl + 18 of the three mixes
     assert result["problems"] == []
     assert all(status["status"] == "done" for status in result["runs"].values())
     for key, cell in cells.items():
