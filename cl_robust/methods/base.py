@@ -48,7 +48,8 @@ class RobustMethod(L.LightningModule):
         views: augmentation for training (``contrastive``, ``supervised``, ``none``);
             None takes the scheme's default.
         optimizer, lr, weight_decay, momentum: optimiser (``adam`` lr 3e-4 is the reference's).
-        scheduler, warmup_epochs: ``none`` or ``cosine`` with linear warm-up.
+        scheduler, warmup_epochs: ``none``, ``cosine`` or ``piecewise`` (divided by 10 at
+            ``lr_milestones``, epochs; default half and three quarters of training), after a linear warm-up.
         normalize: normalise inputs inside the backbone with CIFAR statistics.
         backbone_width: channels of the backbone's first stage (None: the standard 64; 16 gives a
             ResNet-18 with its block structure at about 1/16 of the compute, for CPUs).
@@ -64,11 +65,12 @@ class RobustMethod(L.LightningModule):
     def __init__(self, backbone: str = "resnet18", num_classes: int = 10, views: str | None = None,
                  optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool = True,
-                 backbone_width: int | None = None, dual_bn: bool = False) -> None:
+                 backbone_width: int | None = None, dual_bn: bool = False,
+                 lr_milestones: list[float] | None = None) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-        validate_optimization(optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs)
+        validate_optimization(optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs, lr_milestones)
         self.save_hyperparameters()
         self.encoder = build_backbone(backbone, normalize=normalize, width=backbone_width, dual_bn=dual_bn)
         self.feature_dim: int = self.encoder.feature_dim
@@ -180,7 +182,8 @@ class RobustMethod(L.LightningModule):
             return optimizer
         steps = self.trainer.estimated_stepping_batches
         max_epochs = max(1, self.trainer.max_epochs or 1)
-        scheduler = build_scheduler(optimizer, hp.scheduler, hp.warmup_epochs, max_epochs, max(1, steps // max_epochs))
+        scheduler = build_scheduler(optimizer, hp.scheduler, hp.warmup_epochs, max_epochs, max(1, steps // max_epochs),
+                                    hp.get("lr_milestones"))
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     # ----------------------------------------------------------- checkpoints

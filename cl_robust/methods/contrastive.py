@@ -40,11 +40,12 @@ class ContrastiveMethod(RobustMethod):
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool = True,
                  backbone_width: int | None = None, dual_bn: bool = False, temperature: float = 0.07,
                  projection_hidden_dim: int | None = None, projection_dim: int = 128,
-                 projection_layers: int = 2, projection_batch_norm: bool = False, online_probe: bool = True) -> None:
+                 projection_layers: int = 2, projection_batch_norm: bool = False, online_probe: bool = True,
+                 lr_milestones: list[float] | None = None) -> None:
         super().__init__(backbone=backbone, num_classes=num_classes, views=views, optimizer=optimizer, lr=lr,
                          weight_decay=weight_decay, momentum=momentum, scheduler=scheduler,
                          warmup_epochs=warmup_epochs, normalize=normalize, backbone_width=backbone_width,
-                         dual_bn=dual_bn)
+                         dual_bn=dual_bn, lr_milestones=lr_milestones)
         check_positive("temperature", temperature)
         if (views or self.default_views) == "none":
             raise ConfigError("views must be 'contrastive' or 'supervised' for contrastive pretraining "

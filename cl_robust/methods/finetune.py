@@ -49,7 +49,8 @@ class FineTune(RobustMethod):
                  backbone: str | None = None, num_classes: int = 10, views: str | None = None,
                  optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool | None = None,
-                 pretrained: dict[str, Any] | None = None, bn_branch: str | None = None) -> None:
+                 pretrained: dict[str, Any] | None = None, bn_branch: str | None = None,
+                 lr_milestones: list[float] | None = None) -> None:
         check_choice("mode", mode, MODES)
         if expected_scheme is not None:
             check_choice("expected_scheme", expected_scheme, PRETRAINING_SCHEMES)
@@ -76,7 +77,7 @@ class FineTune(RobustMethod):
         super().__init__(backbone=pretrained["backbone"], num_classes=num_classes, views=views, optimizer=optimizer,
                          lr=lr, weight_decay=weight_decay, momentum=momentum, scheduler=scheduler,
                          warmup_epochs=warmup_epochs, normalize=normalize,
-                         backbone_width=pretrained.get("backbone_width"), dual_bn=dual_bn)
+                         backbone_width=pretrained.get("backbone_width"), dual_bn=dual_bn, lr_milestones=lr_milestones)
         # Record what was resolved, so load_from_checkpoint(..., pretrained_checkpoint=None) rebuilds the same module.
         self.hparams.update({"backbone": pretrained["backbone"], "backbone_width": pretrained.get("backbone_width"),
                              "normalize": normalize, "pretrained": pretrained,

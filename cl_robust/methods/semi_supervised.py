@@ -70,7 +70,8 @@ class SemiSupervisedMix(ContrastiveMethod):
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool = True,
                  backbone_width: int | None = None, dual_bn: bool = False, temperature: float = 0.07,
                  projection_hidden_dim: int | None = None, projection_dim: int = 128,
-                 projection_layers: int = 2, projection_batch_norm: bool = False, online_probe: bool = True) -> None:
+                 projection_layers: int = 2, projection_batch_norm: bool = False, online_probe: bool = True,
+                 lr_milestones: list[float] | None = None) -> None:
         check_mix(mix)
         check_labeled_fraction(labeled_fraction)
         super().__init__(backbone=backbone, num_classes=num_classes, views=views, optimizer=optimizer, lr=lr,
@@ -78,7 +79,8 @@ class SemiSupervisedMix(ContrastiveMethod):
                          warmup_epochs=warmup_epochs, normalize=normalize, backbone_width=backbone_width,
                          dual_bn=dual_bn, temperature=temperature, projection_hidden_dim=projection_hidden_dim,
                          projection_dim=projection_dim, projection_layers=projection_layers,
-                         projection_batch_norm=projection_batch_norm, online_probe=online_probe)
+                         projection_batch_norm=projection_batch_norm, online_probe=online_probe,
+                         lr_milestones=lr_milestones)
         self.loss_weights.update(self._checked_weights(loss_weights or {}))
 
     # ----------------------------------------------------------------- scheme

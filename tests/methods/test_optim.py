@@ -14,14 +14,20 @@ def test_optimizer_by_name(name: str, cls: type) -> None:
     assert isinstance(optimizer, cls) and optimizer.param_groups[0]["lr"] == 0.1
 
 
-def test_cosine_schedule_warms_up_then_decays() -> None:
-    optimizer = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=1.0)
-    scheduler = build_scheduler(optimizer, "cosine", warmup_epochs=1, max_epochs=4, steps_per_epoch=10)["scheduler"]
+def _rates(optimizer: torch.optim.Optimizer, scheduler: object, steps: int) -> list[float]:
+    """The learning rate at each of ``steps`` optimisation steps."""
     rates = []
-    for _ in range(40):
+    for _ in range(steps):
         rates.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         scheduler.step()
+    return rates
+
+
+def test_cosine_schedule_warms_up_then_decays() -> None:
+    optimizer = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=1.0)
+    scheduler = build_scheduler(optimizer, "cosine", warmup_epochs=1, max_epochs=4, steps_per_epoch=10)["scheduler"]
+    rates = _rates(optimizer, scheduler, 40)
     assert rates[0] < rates[5] < rates[10]          # linear warm-up over the first epoch
     assert rates[10] == pytest.approx(1.0, abs=0.05)
     assert rates[39] < 0.05                        # cosine decay to ~0 by the end
@@ -38,3 +44,26 @@ def test_bad_optimisation_options(kwargs: dict, option: str) -> None:
                 "warmup_epochs": 0.0, **kwargs}
     with pytest.raises(ConfigError, match=option):
         validate_optimization(**settings)
+
+
+def test_piecewise_schedule_divides_by_ten_at_half_and_three_quarters() -> None:
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = build_optimizer([parameter], "sgd", 0.1, 5e-4, 0.9)
+    scheduler = build_scheduler(optimizer, "piecewise", warmup_epochs=0, max_epochs=20, steps_per_epoch=10)["scheduler"]
+    rates = _rates(optimizer, scheduler, 200)
+    assert rates[0] == rates[99] == pytest.approx(0.1)
+    assert rates[100] == rates[149] == pytest.approx(0.01)
+    assert rates[150] == rates[199] == pytest.approx(0.001)
+
+
+def test_piecewise_milestones_in_epochs_and_their_checks() -> None:
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = build_optimizer([parameter], "sgd", 0.1, 0.0, 0.9)
+    scheduler = build_scheduler(optimizer, "piecewise", 0, 110, 2, milestones=[100, 105])["scheduler"]
+    rates = _rates(optimizer, scheduler, 220)
+    assert rates[199] == pytest.approx(0.1) and rates[200] == pytest.approx(0.01) and rates[210] == pytest.approx(0.001)
+    for milestones, needle in (([105, 100], "increasing"), ([], "increasing"), ([0], "increasing")):
+        with pytest.raises(ConfigError, match=needle):
+            validate_optimization("sgd", 0.1, 0.0, 0.9, "piecewise", 0.0, milestones)
+    with pytest.raises(ConfigError, match="piecewise"):
+        validate_optimization("sgd", 0.1, 0.0, 0.9, "cosine", 0.0, [100])
