@@ -26,6 +26,9 @@ class AdversarialFineTuning(AdversarialSupervised):
     """
 
     def check_module(self, module: L.LightningModule) -> None:
+        if self.attack_view != "x0":
+            raise ConfigError("attack_view applies to AdversarialSupervised only; adversarial fine-tuning always "
+                              "attacks the view its clean CE sees (leave attack_view unset)")
         if not isinstance(module, FineTune):
             raise ConfigError(f"adversarial fine-tuning needs a pretrained checkpoint: the model is "
                               f"{type(module).__name__}, not cl_robust.methods.FineTune with "

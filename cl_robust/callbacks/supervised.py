@@ -21,6 +21,7 @@ from cl_robust.methods.base import Batch, RobustMethod, Views
 from cl_robust.methods.contrastive import ContrastiveMethod
 
 LOSSES = ("ce", "trades")
+ATTACK_VIEWS = ("x0", "augmented")
 
 #: TRADES's beta (1 / lambda) for CIFAR in Zhang et al. 2019.
 TRADES_BETA = 6.0
@@ -34,8 +35,11 @@ class AdversarialSupervised(AdversarialTraining):
         loss: ``"ce"`` (PGD/FGSM on CE, then CE on the adversarial images; Madry et al. 2018) or
             ``"trades"`` (TRADES KL attack and KL term; Zhang et al. 2019).
         adv_weight: weight of the adversarial term; None gives 1 for ``ce`` and beta = 6 for ``trades``.
+        attack_view: ``"x0"`` attacks the un-augmented image (the reference study); ``"augmented"``
+            attacks the augmented view the module's own CE sees, as Madry et al. (2018) and the
+            field's PGD-AT do (with ``clean_weight: 0``, training on adversarial images only).
 
-    The attacked image is the un-augmented ``x0``. Logs ``train/adv_loss`` and ``train/adv_acc``
+    Logs ``train/adv_loss`` and ``train/adv_acc``
     (classifier accuracy on the adversarial images).
     """
 
@@ -43,13 +47,16 @@ class AdversarialSupervised(AdversarialTraining):
 
     def __init__(self, eps: float | str = 8 / 255, step_size: float | str = 0.01, steps: int = 5,
                  random_start: bool = False, norm: str = "linf", method: str = "pgd", bn_mode: str = "eval",
-                 adv_weight: float | None = None, clean_weight: float = 1.0, loss: str = "ce") -> None:
+                 adv_weight: float | None = None, clean_weight: float = 1.0, loss: str = "ce",
+                 attack_view: str = "x0") -> None:
         check_choice("loss", loss, LOSSES)
+        check_choice("attack_view", attack_view, ATTACK_VIEWS)
         if adv_weight is None:
             adv_weight = TRADES_BETA if loss == "trades" else 1.0
         super().__init__(eps=eps, step_size=step_size, steps=steps, random_start=random_start, norm=norm,
                          method=method, bn_mode=bn_mode, adv_weight=adv_weight, clean_weight=clean_weight)
         self.loss = loss
+        self.attack_view = attack_view
 
     def check_module(self, module: L.LightningModule) -> None:
         super().check_module(module)
@@ -58,8 +65,8 @@ class AdversarialSupervised(AdversarialTraining):
                               f"{type(module).__name__} is contrastive pretraining; use AdversarialPretraining")
 
     def attack_input(self, batch: Batch, views: Views) -> Tensor:
-        """The clean images the attack starts from."""
-        return batch["x0"]
+        """The clean images the attack starts from (``attack_view``)."""
+        return views[0] if self.attack_view == "augmented" else batch["x0"]
 
     def adversarial_losses(self, module: RobustMethod, batch: Batch, views: Views) -> dict[str, Tensor]:
         images, labels = self.attack_input(batch, views), batch["y"]
