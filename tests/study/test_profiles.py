@@ -15,7 +15,8 @@ STUDY = Path(__file__).resolve().parents[2] / "examples" / "study"
 
 
 @pytest.mark.parametrize(("profile", "cells", "backbone"), [("smoke", 34, "resnet_tiny"), ("quick", 16, "resnet_tiny"),
-                                                             ("paper", 68, "resnet50"), ("cpu", 27, "resnet18")])
+                                                             ("paper", 68, "resnet50"), ("cpu", 27, "resnet18"),
+                                                             ("field", 3, "resnet18")])
 def test_profiles_expand_to_every_scheme_and_scenario(tmp_path: Path, profile: str, cells: int, backbone: str) -> None:
     spec = load_spec(STUDY / f"{profile}.yaml")
     assert len(spec.cells()) == cells and spec.raw["backbone"] == backbone
@@ -45,6 +46,22 @@ def test_cpu_profile_can_show_the_effects(tmp_path: Path) -> None:
     assert config["seed_everything"] == 1 and config["data"]["init_args"]["per_class"] == 2000
     contrastive = compose(spec, spec.run("pretrain-cifar10-cl-st-seed0"), tmp_path, None)
     assert contrastive["model"]["init_args"]["optimizer"] == "adam" and contrastive["trainer"]["max_epochs"] == 6
+
+
+def test_field_profile_carries_the_published_recipes(tmp_path: Path) -> None:
+    spec = load_spec(STUDY / "field.yaml")
+    sl = compose(spec, spec.run("pretrain-cifar10-sl-at-eps8"), tmp_path, None)
+    model, attack = sl["model"]["init_args"], sl["adversarial"]["init_args"]
+    assert (model["optimizer"], model["lr"], model["weight_decay"], model["scheduler"], model["lr_milestones"]) == (
+        "sgd", 0.1, 0.0005, "piecewise", [100, 105])
+    assert (attack["steps"], attack["step_size"], attack["random_start"], attack["attack_view"],
+            attack["clean_weight"]) == (10, "2/255", True, "augmented", 0.0)
+    acl = compose(spec, spec.run("pretrain-cifar10-cl-at-eps8"), tmp_path, None)
+    assert acl["model"]["init_args"]["dual_bn"] is True and acl["adversarial"]["init_args"]["pair"] is True
+    assert acl["trainer"]["max_epochs"] == 1000 and acl["model"]["init_args"]["optimizer"] == "lars"
+    aff = compose(spec, spec.run("finetune-cifar10-cl-full_at-eps8"), tmp_path, tmp_path / "x.ckpt")
+    assert aff["adversarial"]["init_args"]["loss"] == "trades" and aff["trainer"]["max_epochs"] == 100
+    assert set(spec.raw["evaluate"]["attacks"]) >= {"pgd20", "autoattack"}
 
 
 def test_slurm_script_submits_dependent_arrays(tmp_path: Path) -> None:
