@@ -36,18 +36,28 @@ from cl_robust.analysis.plots import cka_heatmaps, layer_curves, redundancy_titl
 from cl_robust.analysis.probes import layer_probes
 from cl_robust.analysis.redundancy import redundancy_scores
 from cl_robust.attacks import AttackConfig, cross_entropy_attack, parse_eps
-from cl_robust.data.augment import to_float
-from cl_robust.errors import ConfigError
-from cl_robust.evaluation.checkpoint import LoadedClassifier, load_classifier
-from cl_robust.evaluation.options import (
+from cl_robust.attacks.state import seeded
+from cl_robust.commands.checkpoint import LoadedClassifier, load_classifier
+from cl_robust.commands.distributed import (
+    check_devices,
+    gather_rows,
+    launch,
+    owned_batches,
+    rank_and_world,
+    sum_over_ranks,
+)
+from cl_robust.commands.options import (
     CommandParser,
     add_common_arguments,
     build_datamodule,
     prepare_output_dir,
     resolve_device,
 )
-from cl_robust.evaluation.report import versions
-from cl_robust.evaluation.tracking import open_wandb_run
+from cl_robust.commands.tracking import open_wandb_run
+from cl_robust.commands.versions import versions
+from cl_robust.data.augment import to_float
+from cl_robust.data.datamodule import CIFARDataModule
+from cl_robust.errors import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,20 +180,58 @@ def main(argv: Sequence[str]) -> int:
         raise ConfigError(f"bootstrap must be an integer >= 0 (0: no intervals); got {args.bootstrap}")
     if args.baseline_bn_images < 1:
         raise ConfigError(f"baseline_bn_images must be an integer >= 1; got {args.baseline_bn_images}")
-    attacks = _attack_configs(args.adversarial, args.attack_steps)
-    attack_labels = [f"eps={value}" for value in args.adversarial] if attacks else []
+    _attack_configs(args.adversarial, args.attack_steps)
     device = resolve_device(args.device)
     folder = prepare_output_dir(args.output)
+    prepared = _prepare(args)
+    batches = _full_batches(args, prepared[2])
+    if batches == 0:
+        raise ConfigError(f"batch_size={args.batch_size} is larger than the test set; lower it or raise "
+                          "data.test_per_class")
+    check_devices(args.devices, device, batches)
+    if args.devices == 1:
+        _analyze(device, args, folder, prepared)
+    else:
+        launch(_analyze, args.devices, device, args, folder)
+    figures = json.loads((folder / "analysis.json").read_text())["figures"]
+    print(f"wrote {folder / 'analysis.json'} and {len(figures)} figures to {folder}")
+    return 0
+
+
+Prepared = tuple[LoadedClassifier, "LoadedClassifier | None", CIFARDataModule, list[str], list[str]]
+
+
+def _prepare(args: argparse.Namespace) -> Prepared:
+    """The checkpoints, the data and the layers (on the CPU); every bad input fails here."""
     main_model = load_classifier(args.checkpoint)
     other_model = load_classifier(args.compare, option="compare") if args.compare else None
-    layers = resolve_layers(main_model.model.to(device), args.layers)
-    other_layers = resolve_layers(other_model.model.to(device), args.layers) if other_model else []
+    layers = resolve_layers(main_model.model, args.layers)
+    other_layers = resolve_layers(other_model.model, args.layers) if other_model else []
     datamodule = build_datamodule(args, per_class=None if args.no_probes else args.probe_train_per_class)
+    return main_model, other_model, datamodule, layers, other_layers
+
+
+def _full_batches(args: argparse.Namespace, datamodule: CIFARDataModule) -> int:
+    """The test batches the CKA uses: full ones, at most ``--num_batches``."""
+    full = len(datamodule.test_set) // args.batch_size  # type: ignore[arg-type]
+    return full if args.num_batches is None else min(full, args.num_batches)
+
+
+def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepared: Prepared | None = None) -> None:
+    """One rank's share of the batches; CKA sums and per-batch terms are reduced across ranks, rank 0 writes."""
+    main_model, other_model, datamodule, layers, other_layers = prepared or _prepare(args)
+    attacks = _attack_configs(args.adversarial, args.attack_steps)
+    attack_labels = [f"eps={value}" for value in args.adversarial] if attacks else []
+    main_model.model.to(device)
+    if other_model is not None:
+        other_model.model.to(device)
     baseline_seed = main_model.seed if main_model.seed is not None else args.seed
     baselines = {} if args.no_baseline else untrained_baselines(
         main_model.model, baseline_seed, to_float(datamodule.train_set.images[:args.baseline_bn_images]).to(device),
         args.batch_size)
     torch.manual_seed(args.seed)
+    total, (rank, _) = _full_batches(args, datamodule), rank_and_world()
+    mine = owned_batches(total)
 
     metrics = _Accumulators(len(layers), len(other_layers) or None, attack_labels, list(baselines))
     kept_images, kept_labels, kept_adversarial = [], [], []
@@ -192,8 +240,10 @@ def main(argv: Sequence[str]) -> int:
     with LayerRecorder(model, layers) as recorder:
         recorder_other = LayerRecorder(other_model.model, other_layers) if other_model else None
         for index, (images, labels) in enumerate(datamodule.test_dataloader()):
-            if images.shape[0] < args.batch_size or (args.num_batches is not None and index >= args.num_batches):
+            if index >= total:
                 break
+            if index not in mine:
+                continue
             images, labels = to_float(images.to(device)), labels.to(device)
             clean = _features(recorder, model, images, args.precision)
             metrics.clean.update(clean)
@@ -201,7 +251,8 @@ def main(argv: Sequence[str]) -> int:
                 with baseline_recorders[name] as baseline_recorder:
                     metrics.untrained[name].update(_features(baseline_recorder, untrained, images, args.precision))
             for label, config in zip(attack_labels, attacks, strict=True):
-                adversarial_images = cross_entropy_attack(model, images, labels, config)
+                with seeded(args.seed, index, label, device=device):  # the same random start on any rank
+                    adversarial_images = cross_entropy_attack(model, images, labels, config)
                 adversarial = _features(recorder, model, adversarial_images, args.precision)
                 metrics.adversarial[label].update(adversarial)
                 metrics.clean_vs_adversarial[label].update(clean, adversarial)
@@ -214,13 +265,15 @@ def main(argv: Sequence[str]) -> int:
                 metrics.other.update(other)  # type: ignore[union-attr]
             kept_images.append(images.cpu())
             kept_labels.append(labels.cpu())
-    if not kept_images:
-        raise ConfigError(f"batch_size={args.batch_size} is larger than the test set; lower it or raise "
-                          "data.test_per_class")
+    # Every rank computes the reports: the metrics' sums and per-batch terms are reduced across ranks there.
     report = _report(args, main_model, other_model, layers, other_layers, metrics, attack_labels, device)
     if baselines:
         report["untrained"] = _untrained_report(args, metrics, baseline_seed, report["clean"]["redundancy"],
                                                 min(args.baseline_bn_images, len(datamodule.train_set)))
+    kept_images, kept_labels = [gather_rows(torch.cat(kept_images))], [gather_rows(torch.cat(kept_labels))]
+    kept_adversarial = [gather_rows(torch.cat(kept_adversarial))] if kept_adversarial else []
+    if rank != 0:
+        return
     if not args.no_probes:
         report["probes"] = _probes(args, datamodule, main_model, layers, kept_images, kept_labels, kept_adversarial,
                                    attack_labels, device)
@@ -229,8 +282,6 @@ def main(argv: Sequence[str]) -> int:
     (folder / "analysis.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.wandb:
         _log_wandb(args, folder, report, figures)
-    print(f"wrote {folder / 'analysis.json'} and {len(figures)} figures to {folder}")
-    return 0
 
 
 def _report(args: argparse.Namespace, main_model: LoadedClassifier, other_model: LoadedClassifier | None,
@@ -241,7 +292,7 @@ def _report(args: argparse.Namespace, main_model: LoadedClassifier, other_model:
         "layers": layers,
         "settings": {"dataset": args.dataset, "test_per_class": args.test_per_class, "batch_size": args.batch_size,
                      "order_seed": args.order_seed,
-                     "num_batches": int(metrics.clean.num_batches), "threshold": args.threshold,
+                     "num_batches": int(sum_over_ranks(metrics.clean.num_batches)), "threshold": args.threshold,
                      "attack": {"method": "pgd", "norm": "linf", "steps": args.attack_steps, "step_size": "eps/4",
                                 "random_start": True, "loss": "cross-entropy, end to end"},
                      "estimator": "minibatch linear CKA, unbiased HSIC_1 (Nguyen et al. 2021)",

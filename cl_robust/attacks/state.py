@@ -8,11 +8,14 @@ torchattacks does, would undo that, so every submodule's flag is saved and put b
 
 Lightning runs validation and test under ``torch.inference_mode``, where autograd is off and
 batches are inference tensors; :func:`gradients_on` and :func:`usable_for_autograd` let an
-attack run there anyway.
+attack run there anyway. :func:`seeded` gives an attack random numbers that depend only on
+what it is run on (a batch, an attack), not on what ran before, so sharding the batches
+between processes does not change a random start.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -54,3 +57,23 @@ def gradients_on() -> Iterator[None]:
 def usable_for_autograd(tensor: Tensor) -> Tensor:
     """A copy of an inference-mode tensor that autograd accepts (call inside ``gradients_on``)."""
     return tensor.clone() if tensor.is_inference() else tensor
+
+
+def derived_seed(*keys: object) -> int:
+    """A 63-bit seed determined by ``keys`` (for example a base seed, a batch index and an attack's name)."""
+    digest = hashlib.blake2b(repr(keys).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+@contextmanager
+def seeded(*keys: object, device: torch.device | str | None = None) -> Iterator[None]:
+    """Draw random numbers from ``derived_seed(*keys)`` inside; the caller's random state is restored after.
+
+    ``device``: a CUDA device whose generator is seeded and restored too (the CPU's always is).
+    """
+    device = None if device is None else torch.device(device)
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device is not None and device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(derived_seed(*keys))
+        yield

@@ -1,24 +1,53 @@
-"""``cl-robust evaluate``: clean and robust accuracy of a checkpoint, written as JSON and markdown.
+"""``cl-robust evaluate``: clean and robust accuracy of a checkpoint, written as JSON, markdown and CSV.
 
     cl-robust evaluate --checkpoint runs/ft/last.ckpt --output results/ft
     cl-robust evaluate --checkpoint runs/ft/last.ckpt --attacks clean pgd20 pgd20:eps=4/255 autoattack \\
-        --data.test_per_class 100 --output results/ft --wandb
+        --data.test_per_class 100 --output results/ft --devices 2 --wandb
+
+Writes ``robustness.json`` (every figure with its settings and 95% interval, the worst case
+over the suite, the gradient-masking checks), ``robustness.md`` and ``per_sample.csv`` (which
+attack broke which test image). The original AutoAttack keeps its progress under
+``<output>/autoattack_state/``: the same command run again after an interruption resumes it.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from .checkpoint import load_classifier
-from .options import CommandParser, add_common_arguments, build_datamodule, prepare_output_dir, resolve_device
-from .report import log_to_wandb, versions, write_report
+from cl_robust.commands.checkpoint import LoadedClassifier, load_classifier
+from cl_robust.commands.distributed import check_devices, launch, rank_and_world
+from cl_robust.commands.options import (
+    CommandParser,
+    add_common_arguments,
+    build_datamodule,
+    prepare_output_dir,
+    resolve_device,
+)
+from cl_robust.commands.tracking import open_wandb_run
+from cl_robust.commands.versions import versions
+from cl_robust.data.datamodule import CIFARDataModule
+
+from .intervals import METHOD
+from .per_sample import FILE_NAME
+from .report import log_to_wandb, write_report
 from .robustness import evaluate_robustness
-from .suite import DEFAULT_ATTACKS, DEFAULT_SWEEP, PRESETS, SWEEP, check_spec, parse_attacks, sweep_specs
-from .tracking import open_wandb_run
+from .suite import (
+    DEFAULT_ATTACKS,
+    DEFAULT_SWEEP,
+    PRESETS,
+    SWEEP,
+    AttackSpec,
+    check_spec,
+    parse_attacks,
+    sweep_specs,
+)
+
+STATE_FOLDER = "autoattack_state"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,11 +56,47 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_arguments(parser)
     parser.add_argument("--attacks", nargs="+", default=list(DEFAULT_ATTACKS),
                         help=f"attacks to run: {', '.join([*PRESETS, SWEEP])}; options as NAME:key=value:... "
-                             "(eps, step, steps, norm, random_start), e.g. pgd20:eps=4/255 "
+                             "(eps, norm; step, steps, random_start for fgsm / pgd / tm1; steps, queries for "
+                             "autoattack; queries for square), e.g. pgd20:eps=4/255 "
                              f"(default: {' '.join(DEFAULT_ATTACKS)})")
     parser.add_argument("--eps", nargs="+", default=list(DEFAULT_SWEEP),
                         help=f"L-inf eps values of {SWEEP}, as fractions such as 8/255 (default: {' '.join(DEFAULT_SWEEP)})")
     return parser
+
+
+def _prepare(args: argparse.Namespace) -> tuple[LoadedClassifier, CIFARDataModule]:
+    return load_classifier(args.checkpoint), build_datamodule(args)
+
+
+def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[AttackSpec], folder: Path,
+              prepared: tuple[LoadedClassifier, CIFARDataModule] | None = None) -> None:
+    """One rank's share of the evaluation; rank 0 writes the files."""
+    loaded, datamodule = prepared or _prepare(args)
+    torch.manual_seed(args.seed)
+    outcome = evaluate_robustness(loaded.model, datamodule.test_dataloader(), attacks, device, loaded.metadata,
+                                  seed=args.seed, state_dir=folder / STATE_FOLDER,
+                                  autoattack_batch_size=args.batch_size)
+    rank, world = rank_and_world()
+    if rank != 0:
+        return
+    report: dict[str, Any] = {
+        "checkpoint": {"path": loaded.path, "metadata": loaded.metadata, "note": loaded.note},
+        "dataset": {"name": args.dataset, "split": "test", "test_per_class": args.test_per_class,
+                    "images": outcome["total"], "batch_size": args.batch_size, "order_seed": args.order_seed},
+        "device": str(device), "devices": world, "seed": args.seed, "versions": versions(), "interval": METHOD,
+        "results": outcome["results"], "worst_case": [case.record() for case in outcome["worst_case"]],
+        "masking": outcome["masking"], "per_sample": FILE_NAME,
+    }
+    if outcome["per_sample"] is not None:
+        outcome["per_sample"].write_csv(folder / FILE_NAME, outcome["worst_case"])
+    write_report(report, folder)
+    if args.wandb:
+        run = open_wandb_run(args.wandb_project, f"evaluate-{folder.name}",
+                             {k: v for k, v in report.items() if k not in ("results", "worst_case", "masking")},
+                             "evaluate")
+        if run is not None:
+            log_to_wandb(run, report)
+            run.finish()
 
 
 def main(argv: Sequence[str]) -> int:
@@ -42,23 +107,13 @@ def main(argv: Sequence[str]) -> int:
     attacks = parse_attacks(args.attacks, sweep=args.eps)
     device = resolve_device(args.device)
     folder = prepare_output_dir(args.output)
-    loaded = load_classifier(args.checkpoint)
-    datamodule = build_datamodule(args)
-    torch.manual_seed(args.seed)
-    outcome = evaluate_robustness(loaded.model, datamodule.test_dataloader(), attacks, device, loaded.metadata)
-    report: dict[str, Any] = {
-        "checkpoint": {"path": loaded.path, "metadata": loaded.metadata, "note": loaded.note},
-        "dataset": {"name": args.dataset, "split": "test", "test_per_class": args.test_per_class,
-                    "images": outcome["total"], "batch_size": args.batch_size, "order_seed": args.order_seed},
-        "device": str(device), "seed": args.seed, "versions": versions(), "results": outcome["results"],
-    }
-    json_path, markdown_path = write_report(report, folder)
-    if args.wandb:
-        run = open_wandb_run(args.wandb_project, f"evaluate-{folder.name}", {k: v for k, v in report.items()
-                                                                            if k != "results"}, "evaluate")
-        if run is not None:
-            log_to_wandb(run, report)
-            run.finish()
+    prepared = _prepare(args)
+    check_devices(args.devices, device, len(prepared[1].test_dataloader()))
+    if args.devices == 1:
+        _evaluate(device, args, attacks, folder, prepared)
+    else:
+        launch(_evaluate, args.devices, device, args, attacks, folder)
+    markdown_path = folder / "robustness.md"
     print(markdown_path.read_text())
-    print(f"wrote {json_path} and {markdown_path}")
+    print(f"wrote {folder / 'robustness.json'}, {markdown_path} and {folder / FILE_NAME}")
     return 0

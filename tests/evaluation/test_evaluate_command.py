@@ -1,4 +1,5 @@
 """``cl-robust evaluate`` from checkpoints made in the tests, and its one-line errors."""
+import csv
 import json
 from pathlib import Path
 
@@ -14,26 +15,48 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return int(exit_info.value.code or 0), captured.out, captured.err.strip()
 
 
-def test_evaluate_writes_json_and_markdown(cl_finetuned_checkpoint: Path, data_root: str, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_writes_json_markdown_and_the_per_sample_file(cl_finetuned_checkpoint: Path, data_root: str,
+                                                              tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "out"
+    attacks = ["clean", "fgsm", "pgd20:steps=2", "tm1:steps=2", "autoattack:steps=3:queries=20",
+               "autoattack-fast:eps=64/255"]
     code, out, _ = run_cli(["evaluate", "--checkpoint", str(cl_finetuned_checkpoint), "--data.root", data_root,
                             "--batch_size", "8", "--data.test_per_class", "1", "--device", "cpu", "--output",
-                            str(output), "--attacks", "clean", "fgsm", "pgd20:steps=2", "tm1:steps=2",
-                            "autoattack:eps=64/255", "--wandb"], capsys)
+                            str(output), "--attacks", *attacks, "--wandb"], capsys)
     assert code == 0 and "robustness.json" in out
     report = json.loads((output / "robustness.json").read_text())
     names = [r["name"] for r in report["results"]]
-    assert names == ["clean", "fgsm", "pgd20:steps=2", "tm1:steps=2", "autoattack:eps=64/255"]
+    assert names == attacks
     assert all(r["total"] == 10 and isinstance(r["correct"], int) for r in report["results"])
+    for r in report["results"]:  # every accuracy with its 95% interval
+        low, high = r["ci95"]
+        assert low <= r["accuracy"] <= high
     assert report["checkpoint"]["metadata"]["pretrained_scheme"] == "cl" and report["dataset"]["images"] == 10
-    assert {"torch", "torchattacks", "cl_robust"} <= set(report["versions"])
+    assert {"torch", "torchattacks", "pyautoattack", "cl_robust"} <= set(report["versions"])
     pgd = report["results"][2]
     assert (pgd["norm"], pgd["steps"], pgd["step_size"], pgd["random_start"]) == ("linf", 2, 2 / 255, True)
+    original = report["results"][4]
+    assert (original["iterations"], original["queries"], original["target_classes"]) == (3, 20, 9)
+    assert original["implementation"].startswith("pyautoattack") and set(original["checks"]) >= {
+        "randomized", "probability_outputs", "zero_gradients", "square"}
+    worst = {round(case["eps"] * 255): case for case in report["worst_case"]}  # one per L-inf eps (tm1's is 4/255)
+    assert set(worst) == {4, 8, 64} and worst[4]["attacks"] == ["clean", "tm1:steps=2"]
+    assert "tm1:steps=2" in worst[8]["attacks"] and "autoattack-fast:eps=64/255" not in worst[8]["attacks"]
+    by_name = {r["name"]: r for r in report["results"]}
+    assert worst[8]["correct"] <= min(by_name[name]["correct"] for name in worst[8]["attacks"])
+    assert worst[64]["correct"] <= worst[8]["correct"] and worst[64]["ci95"][0] <= worst[64]["accuracy"]
+    rows = list(csv.DictReader((output / report["per_sample"]).open()))
+    assert [int(row["index"]) for row in rows] == list(range(10))
+    assert sum(int(row["pgd20:steps=2"]) for row in rows) == by_name["pgd20:steps=2"]["correct"]
+    assert all((row["broken by"] == "") == (row["worst case linf 64/255"] == "1") for row in rows)
+    assert {row["autoattack:steps=3:queries=20 broken by"] for row in rows} <= {"", "clean", "apgd-ce", "apgd-t",
+                                                                                "fab-t", "square"}
+    assert report["masking"]["checks"] and isinstance(report["masking"]["suspected"], bool)
     markdown = (output / "robustness.md").read_text()
     for name in names:
         assert f"| {name} |" in markdown
-    assert "10 iterations" in markdown  # how torchattacks' AutoAttack differs from the original
+    assert "Robust accuracy under every attack run" in markdown and "Gradient-masking checks" in markdown
+    assert "10 iterations" in markdown  # how torchattacks' AutoAttack (autoattack-fast) differs from the original
 
 
 def test_a_contrastive_pretraining_checkpoint_is_accepted_with_a_note(cl_finetuned_checkpoint: Path, data_root: str,
@@ -59,15 +82,22 @@ def bad_inputs(checkpoint: Path, tmp_path: Path) -> dict[str, tuple[list[str], s
         "sweep eps 8": (["--eps", "8"], "8/255"),
         "unwritable output": (["--output", str(blocker / "out")], "cannot write"),
         "unknown option": (["--colour", "red"], "unrecognized arguments"),
+        "zero devices": (["--devices", "0"], "argument --devices: must be an integer >= 1; got '0'"),
+        "more devices than batches": (["--devices", "4"], "devices 4 is more than the 3 test batches"),
+        "autoattack without queries": (["--attacks", "autoattack:queries=0"], "queries must be an integer >= 1"),
+        "iterations of autoattack-fast": (["--attacks", "autoattack-fast:steps=100"],
+                                          "autoattack-fast does not take the option 'steps'"),
     }
 
 
 @pytest.mark.parametrize("case", ["foreign file", "truncated file", "unknown attack", "eps 8", "sweep eps 8",
-                                  "unwritable output", "unknown option"])
+                                  "unwritable output", "unknown option", "zero devices", "more devices than batches",
+                                  "autoattack without queries", "iterations of autoattack-fast"])
 def test_bad_input_is_one_line_with_exit_status_2(case: str, sl_checkpoint: Path, data_root: str, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     overrides, message = bad_inputs(sl_checkpoint, tmp_path)[case]
-    base = {"--checkpoint": str(sl_checkpoint), "--output": str(tmp_path / "out"), "--attacks": "clean"}
+    base = {"--checkpoint": str(sl_checkpoint), "--output": str(tmp_path / "out"), "--attacks": "clean",
+            "--batch_size": "8"}  # 20 test images: 3 batches
     args = ["evaluate", "--data.root", data_root]
     for option, value in base.items():
         if option not in overrides:

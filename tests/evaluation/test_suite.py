@@ -12,11 +12,23 @@ def test_presets_carry_the_field_and_reference_settings() -> None:
     assert PRESETS["tm1"].threat_model == "TM-I" and PRESETS["pgd20"].threat_model == "TM-II"
 
 
-def test_default_suite_has_the_sweep_l2_and_autoattack_once_each() -> None:
+def test_default_suite_has_the_sweep_l2_autoattack_and_the_masking_checks_once_each() -> None:
     specs = parse_attacks(DEFAULT_ATTACKS)
-    eps_of_linf_pgd20 = sorted(round(s.eps * 255) for s in specs if s.kind == "pgd" and s.norm == "linf" and s.steps == 20)
+    eps_of_linf_pgd20 = sorted(round(s.eps * 255) for s in specs if s.kind == "pgd" and s.norm == "linf"
+                               and s.steps == 20 and s.eps < 1)
     assert eps_of_linf_pgd20 == [2, 4, 8, 16]  # the sweep's 8/255 is pgd20 itself: run once
     assert [s.kind for s in specs].count("autoattack") == 1 and any(s.norm == "l2" for s in specs)
+    names = {s.name for s in specs}
+    assert {"pgd100", "pgd20-unbounded"} <= names  # more steps; a very large eps
+
+
+def test_autoattack_is_the_original_standard_version_and_the_fast_one_is_labelled() -> None:
+    original, l2, fast = PRESETS["autoattack"], PRESETS["autoattack-l2"], PRESETS["autoattack-fast"]
+    assert (original.kind, original.eps, original.steps, original.queries) == ("autoattack", 8 / 255, 100, 5000)
+    assert (l2.norm, l2.eps, l2.steps, l2.queries) == ("l2", 0.5, 100, 5000)
+    assert (fast.kind, fast.steps) == ("autoattack-fast", 10)
+    (short,) = parse_attacks(["autoattack:steps=5:queries=20:eps=4/255"])
+    assert (short.steps, short.queries, short.eps) == (5, 20, 4 / 255)
 
 
 def test_options_override_a_preset_and_name_it() -> None:
@@ -32,6 +44,11 @@ def test_options_override_a_preset_and_name_it() -> None:
     ("pgd20:colour=red", "unknown option 'colour'"),
     ("pgd20:steps=0", "steps must be an integer >= 1"),
     ("autoattack:norm=l3", "norm must be one of"),
+    ("autoattack:queries=0", "queries must be an integer >= 1"),
+    ("autoattack:random_start=true", "autoattack does not take the option 'random_start'"),
+    ("autoattack-fast:steps=100", "autoattack-fast does not take the option 'steps'"),
+    ("pgd20:queries=10", "pgd20 does not take the option 'queries'"),
+    ("clean:eps=8/255", "'clean' takes no options"),
 ])
 def test_bad_attacks_are_refused(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

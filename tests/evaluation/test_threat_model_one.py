@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from cl_robust.commands.checkpoint import load_classifier
 from cl_robust.data import CIFARDataModule
 from cl_robust.data.synthetic import write_synthetic_cifar
-from cl_robust.evaluation.checkpoint import load_classifier
 from cl_robust.evaluation.robustness import evaluate_robustness
 
 STEPS = (1, 5, 20)

@@ -26,7 +26,7 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_batch_size: int = 256) -> None:
-    """``--checkpoint``, data, batch size, ``--output``, ``--device`` and ``--wandb``."""
+    """``--checkpoint``, data, batch size, ``--output``, ``--device``, ``--devices`` and ``--wandb``."""
     parser.add_argument("--checkpoint", required=True, help="a .ckpt written by cl-robust fit")
     parser.add_argument("--output", required=True, help="folder for the result files (created if missing)")
     parser.add_argument("--data.dataset", dest="dataset", default="cifar10", choices=DATASETS)
@@ -42,6 +42,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_batch_size: in
     parser.add_argument("--batch_size", type=int, default=default_batch_size)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--devices", type=_positive_int, default=1,
+                        help="processes to share the test batches between, one per device (gloo on cpu, NCCL "
+                             "on cuda with rank r on cuda:r); counts are summed exactly (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of random starts and of AutoAttack")
     parser.add_argument("--wandb", action="store_true", help="also log to Weights & Biases (offline mode works)")
     parser.add_argument("--wandb_project", default="cl_robust")
@@ -52,6 +55,12 @@ def _order_seed(text: str) -> int | None:
         return None
     if not text.strip().isdigit():
         raise argparse.ArgumentTypeError(f"must be an integer >= 0 or none; got {text!r}")
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}")
     return int(text)
 
 

@@ -1,4 +1,4 @@
-"""An optional Weights & Biases run for the evaluation and analysis commands."""
+"""An optional Weights & Biases run for the evaluate and analyze commands."""
 
 from __future__ import annotations
 
