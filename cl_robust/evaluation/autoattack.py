@@ -38,6 +38,7 @@ from cl_robust.attacks.state import attack_mode, gradients_on, seeded
 from cl_robust.commands.distributed import rank_and_world, sum_over_ranks
 
 from .autoattack_state import MISCLASSIFIED, ROBUST, AutoAttackProgress, fingerprint
+from .progress import StageProgress
 from .suite import AUTOATTACK_ITERATIONS, SQUARE_QUERIES
 
 #: The standard version's attacks, in the order they run.
@@ -162,18 +163,21 @@ class _Run:
     """One AutoAttack run over every image, shared out in chunks between the ranks."""
 
     def __init__(self, attack: AutoAttack, images: Tensor, labels: Tensor, batch_size: int,
-                 progress: AutoAttackProgress, state_path: Path | None) -> None:
+                 progress: AutoAttackProgress, state_path: Path | None, show_progress: bool = False) -> None:
         self.attack, self.images, self.labels, self.batch_size = attack, images, labels, batch_size
         self.progress, self.state_path = progress, state_path
         self.rank, self.world = rank_and_world()
+        self.show_progress = show_progress and self.rank == 0
 
     def _save(self) -> None:
         if self.state_path is not None and self.rank == 0:
             self.progress.save(self.state_path)
 
-    def _rounds(self, chunks: list[Tensor], code: int, work: Callable[[Tensor], Tensor],
+    def _rounds(self, stage: str, chunks: list[Tensor], code: int, work: Callable[[Tensor], Tensor],
                 count_zero_gradients: bool = False) -> None:
         """``work(indices) -> broken mask`` on chunk ``k * world + rank`` of every round; results merged after each."""
+        bar = StageProgress(stage, sum(len(chunk) for chunk in chunks[self.progress.chunks_done:]), len(self.labels),
+                            self.show_progress)
         for first in range(self.progress.chunks_done, len(chunks), self.world):
             newly = torch.zeros_like(self.progress.broken_by)
             log = _Messages()
@@ -190,6 +194,9 @@ class _Run:
                 self.progress.zero_gradient_images += int(zero_gradients)
             self.progress.chunks_done = min(first + self.world, len(chunks))
             self._save()
+            bar.chunk_done(sum(len(chunk) for chunk in chunks[first:first + self.world]),
+                           int((self.progress.broken_by == ROBUST).sum()))
+        bar.close()
 
     def _misclassified(self, indices: Tensor) -> Tensor:
         return self.attack.get_logits(self.images[indices]).argmax(dim=1) != self.labels[indices]
@@ -203,7 +210,7 @@ class _Run:
     def run(self) -> None:
         everything = torch.arange(len(self.labels), device=self.labels.device)
         if not self.progress.clean_done:
-            self._rounds(list(everything.split(self.batch_size)), MISCLASSIFIED, self._misclassified)
+            self._rounds("clean", list(everything.split(self.batch_size)), MISCLASSIFIED, self._misclassified)
             self.progress.clean_done, self.progress.chunks_done = True, 0
             self._save()
         for number, name in enumerate(ATTACKS):
@@ -212,7 +219,7 @@ class _Run:
             code = 2 + number
             # The images robust when this attack started: not broken yet, or broken by it in a finished chunk.
             start = everything[(self.progress.broken_by == ROBUST) | (self.progress.broken_by == code)]
-            self._rounds(list(start.split(self.batch_size)), code, self._broken(name), name == "apgd-t")
+            self._rounds(name, list(start.split(self.batch_size)), code, self._broken(name), name == "apgd-t")
             self.progress.attacks_done.append(name)
             self.progress.chunks_done = 0
             self._save()
@@ -220,11 +227,12 @@ class _Run:
 
 def run_autoattack(model: nn.Module, images: Tensor, labels: Tensor, *, norm: str, eps: float, seed: int,
                    batch_size: int, iterations: int = AUTOATTACK_ITERATIONS, queries: int = SQUARE_QUERIES,
-                   state_path: Path | None = None) -> AutoAttackOutcome:
+                   state_path: Path | None = None, show_progress: bool = False) -> AutoAttackOutcome:
     """AutoAttack (standard version) on every image, the model in eval mode; the same call on every rank.
 
     ``state_path``: the progress file; an existing one for the same model, images and settings is
-    resumed. The caller's random state is left as it was.
+    resumed. ``show_progress``: a bar per attack of the ensemble on stderr (rank 0). The caller's random
+    state is left as it was.
     """
     device = images.device
     logits = FloatLogits(model)
@@ -240,7 +248,7 @@ def run_autoattack(model: nn.Module, images: Tensor, labels: Tensor, *, norm: st
     with gradients_on(), attack_mode(model, "eval"), seeded(seed, "autoattack", device=device), torch.no_grad():
         attack = standard_autoattack(logits, norm, eps, seed, device, iterations, queries)
         checks = model_checks(attack, images, labels, batch_size) if len(labels) else {}
-        _Run(attack, images, labels, batch_size, progress, path).run()
+        _Run(attack, images, labels, batch_size, progress, path, show_progress).run()
     causes = [None, "clean", *ATTACKS]
     outcome = AutoAttackOutcome([causes[code] for code in progress.broken_by.tolist()], checks, resumed,
                                 time.perf_counter() - start)

@@ -13,6 +13,7 @@ attack broke which test image). The original AutoAttack keeps its progress under
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,11 @@ from cl_robust.commands.tracking import open_wandb_run
 from cl_robust.commands.versions import versions
 from cl_robust.data.datamodule import CIFARDataModule
 
+from .estimate import estimate_line, seconds_per_pass
 from .intervals import METHOD
 from .per_sample import FILE_NAME
 from .report import log_to_wandb, write_report
-from .robustness import evaluate_robustness
+from .robustness import evaluate_robustness, split_batch
 from .suite import (
     DEFAULT_ATTACKS,
     DEFAULT_SWEEP,
@@ -75,7 +77,7 @@ def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[Atta
     torch.manual_seed(args.seed)
     outcome = evaluate_robustness(loaded.model, datamodule.test_dataloader(), attacks, device, loaded.metadata,
                                   seed=args.seed, state_dir=folder / STATE_FOLDER,
-                                  autoattack_batch_size=args.batch_size)
+                                  autoattack_batch_size=args.batch_size, show_progress=True)
     rank, world = rank_and_world()
     if rank != 0:
         return
@@ -99,6 +101,24 @@ def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[Atta
             run.finish()
 
 
+def announce_estimate(prepared: tuple[LoadedClassifier, CIFARDataModule], attacks: list[AttackSpec],
+                      device: torch.device, devices: int) -> None:
+    """On a CPU, one line on stderr with the suite's estimated time and how to shrink it (when it is long)."""
+    if device.type != "cpu":
+        return
+    loaded, datamodule = prepared
+    loader = datamodule.test_dataloader()
+    images = len(loader.dataset)  # type: ignore[arg-type]
+    if images == 0:
+        return
+    batch = next(iter(loader))
+    inputs, labels = split_batch(batch, device)
+    per_pass = seconds_per_pass(loaded.model.to(device), inputs, labels)
+    line = estimate_line(attacks, -(-images // devices), per_pass, str(device))
+    if line is not None:
+        print(f"cl-robust: evaluate: {line}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the evaluation; returns the exit status."""
     args = build_parser().parse_args(list(argv))
@@ -109,6 +129,7 @@ def main(argv: Sequence[str]) -> int:
     folder = prepare_output_dir(args.output)
     prepared = _prepare(args)
     check_devices(args.devices, device, len(prepared[1].test_dataloader()))
+    announce_estimate(prepared, attacks, device, args.devices)
     if args.devices == 1:
         _evaluate(device, args, attacks, folder, prepared)
     else:

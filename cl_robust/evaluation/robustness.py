@@ -39,6 +39,7 @@ from .autoattack import ATTACKS, AutoAttackOutcome, run_autoattack
 from .intervals import wilson_interval
 from .masking import masking_checks
 from .per_sample import PerSampleOutcomes
+from .progress import SuiteProgress
 from .suite import AUTOATTACK_ITERATIONS, SQUARE_QUERIES, AttackSpec, parse_attacks
 from .threat_models import adversarial_images, supports, threat_model_one_objective
 from .worst_case import worst_cases
@@ -91,13 +92,15 @@ class RobustnessCounter:
     loss to attack; attacks a checkpoint cannot support (TM-I without a projection head) are
     reported as skipped with the reason. ``seed`` is the base of every attack's random numbers;
     ``state_dir`` keeps AutoAttack's progress (resumed by a later run); ``autoattack_batch_size``
-    is the size of AutoAttack's chunks (default: the largest batch seen).
+    is the size of AutoAttack's chunks (default: the largest batch seen); ``show_progress`` draws
+    AutoAttack's progress bars on stderr.
     """
 
     def __init__(self, attacks: Sequence[AttackSpec | str], metadata: dict[str, Any] | None = None,
                  num_classes: int | None = None, seed: int = 0, state_dir: Path | None = None,
-                 autoattack_batch_size: int | None = None) -> None:
+                 autoattack_batch_size: int | None = None, show_progress: bool = False) -> None:
         self.attacks = _as_specs(attacks)
+        self.show_progress = show_progress
         self.metadata = dict(metadata or {})
         self.num_classes = num_classes
         self.seed = seed
@@ -183,7 +186,7 @@ class RobustnessCounter:
             spec = self.attacks[index]
             outcome = run_autoattack(self._model, images, labels, norm=spec.norm, eps=spec.eps, seed=self.seed,
                                      batch_size=batch_size, iterations=spec.steps, queries=spec.queries,
-                                     state_path=state)
+                                     state_path=state, show_progress=self.show_progress)
             self.autoattack[spec.name] = outcome
             self.seconds[index] = outcome.seconds
             self.batch_size[index] = batch_size
@@ -266,31 +269,49 @@ def _as_specs(attacks: Iterable[AttackSpec | str]) -> list[AttackSpec]:
     return specs
 
 
+def _images_in(batches: Any, mine: Iterable[int]) -> int | None:
+    """Images in the batches of ``mine`` (None when the loader cannot tell without loading them)."""
+    dataset = getattr(batches, "dataset", None)
+    batch_size = getattr(batches, "batch_size", None)
+    if dataset is None or not batch_size or not hasattr(dataset, "__len__"):
+        return None
+    size = len(dataset)
+    return sum(min(batch_size, size - index * batch_size) for index in mine)
+
+
 def evaluate_robustness(model: nn.Module, dataloader: Iterable[Any], attacks: Sequence[AttackSpec | str],
                         device: torch.device | str = "cpu", metadata: dict[str, Any] | None = None,
                         reduce: Reduce = reduce_counts, seed: int = 0, state_dir: Path | None = None,
-                        autoattack_batch_size: int | None = None) -> dict[str, Any]:
+                        autoattack_batch_size: int | None = None, show_progress: bool = False) -> dict[str, Any]:
     """Clean and robust accuracy of ``model`` (logits from [0, 1] images) over every batch of ``dataloader``.
 
     ``attacks``: :class:`AttackSpec` objects or their names (see :mod:`cl_robust.evaluation.suite`).
     Under torch.distributed each rank attacks a contiguous share of the batches (call it on every
     rank with the same loader). Returns ``{"total", "results": [one record per attack],
     "worst_case": [WorstCase], "masking": {...}, "per_sample": PerSampleOutcomes}``; the
-    model's train/eval flags are as before afterwards.
+    model's train/eval flags are as before afterwards. ``show_progress``: bars on stderr (rank 0) with
+    images done, each attack's accuracy so far and the time left.
     """
     device = torch.device(device)
     model = unwrap(model).to(device)
     counter = RobustnessCounter(attacks, model_metadata(model) if metadata is None else metadata, seed=seed,
-                                state_dir=state_dir, autoattack_batch_size=autoattack_batch_size)
+                                state_dir=state_dir, autoattack_batch_size=autoattack_batch_size,
+                                show_progress=show_progress)
     batches = list(dataloader) if not hasattr(dataloader, "__len__") else dataloader
     mine = owned_batches(len(batches))  # type: ignore[arg-type]
+    show = show_progress and rank_and_world()[0] == 0
+    progress = SuiteProgress(_images_in(batches, mine), show)
+    names = [spec.name for spec in counter.attacks]
+    skipped = [bool(counter.skipped[spec.name]) or spec.kind == "autoattack" for spec in counter.attacks]
     offset = 0
     for batch_index, batch in enumerate(batches):
         size = len(batch["y"] if isinstance(batch, dict) else batch[1])
         if batch_index in mine:
             images, labels = split_batch(batch, device)
             counter.update(model, images, labels, torch.arange(offset, offset + size), batch_index)
+            progress.batch_done(size, names, counter.counts, skipped)
         offset += size
+    progress.close()
     results = counter.compute(reduce)
     totals = [r["total"] for r in results if r["total"] is not None]
     cases = worst_cases(counter.attacks, counter.per_sample.correct) if counter.per_sample else []
