@@ -18,7 +18,8 @@ def run_quick(name: str) -> list[str]:
     return done.stdout.strip().splitlines()
 
 
-@pytest.mark.parametrize(("name", "target"), [("augment", "5"), ("adversarial_step", "1.15"), ("cka", "5"), ("gpu", "2")])
+@pytest.mark.parametrize(("name", "target"), [("augment", "5"), ("adversarial_step", "1.15"), ("cka", "5"), ("gpu", "2"),
+                                             ("evaluate", "1.05")])
 def test_quick_mode_prints_ratio_line(name: str, target: str) -> None:
     lines = run_quick(name)
     assert re.fullmatch(rf"{name} ratio: \d+\.\d{{2}} \(target {re.escape(target)}\)", lines[-1]), lines[-1]
@@ -29,6 +30,8 @@ def test_quick_mode_prints_ratio_line(name: str, target: str) -> None:
         assert any(line.startswith("resnet_tiny pgd10") for line in lines)
     if name == "cka":
         assert any(line.startswith("max |ours bf16 - ours float32|") for line in lines)
+    if name == "evaluate":  # our AutoAttack and pyautoattack's leave the same images correctly classified
+        assert any(line.endswith("the same images: yes") for line in lines), lines
 
 
 def test_cka_precision_quick_mode_reports_the_bf16_difference() -> None:
@@ -51,6 +54,7 @@ def test_cka_precision_quick_mode_reports_the_bf16_difference() -> None:
          "--images (8) must be at least --cka-batch-size (16)"),
         ("adversarial_step", ["--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
         ("gpu", ["--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
+        ("evaluate", ["--images", "0"], "argument --images: expected an integer >= 1, got 0"),
     ],
 )
 def test_bad_options_stop_with_one_line_naming_the_option(name: str, arguments: list[str], message: str) -> None:
