@@ -50,6 +50,7 @@ from cl_robust.commands.options import (
     CommandParser,
     add_common_arguments,
     build_datamodule,
+    check_device_name,
     prepare_output_dir,
     resolve_device,
 )
@@ -168,9 +169,9 @@ def _features(recorder: LayerRecorder, model: torch.nn.Module, images: Tensor, p
     return recorder.features()  # any float dtype: the Grams convert (gram_linear)
 
 
-def main(argv: Sequence[str]) -> int:
-    """Run the analysis; returns the exit status."""
-    args = build_parser().parse_args(list(argv))
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every option's domain, before any file is read (ConfigError naming the option)."""
+    check_device_name(args.device)
     if args.batch_size < MIN_BATCH_SIZE:
         raise ConfigError(f"batch_size must be >= {MIN_BATCH_SIZE} for the unbiased CKA estimator "
                           f"(HSIC_1 divides by n - 3); got {args.batch_size}")
@@ -181,6 +182,17 @@ def main(argv: Sequence[str]) -> int:
     if args.baseline_bn_images < 1:
         raise ConfigError(f"baseline_bn_images must be an integer >= 1; got {args.baseline_bn_images}")
     _attack_configs(args.adversarial, args.attack_steps)
+    if not 0 <= args.threshold <= 1:
+        raise ConfigError(f"threshold must be a number in [0, 1] (CKA lies in [0, 1]); got {args.threshold:g}")
+    if args.probe_train_per_class < 1:
+        raise ConfigError(f"probe_train_per_class must be an integer >= 1 (training images per class of the "
+                          f"probes; --no_probes skips them); got {args.probe_train_per_class}")
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the analysis; returns the exit status."""
+    args = build_parser().parse_args(list(argv))
+    check_arguments(args)
     device = resolve_device(args.device)
     folder = prepare_output_dir(args.output)
     prepared = _prepare(args)

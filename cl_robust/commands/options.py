@@ -17,6 +17,9 @@ from cl_robust.data.cifar import DATASETS
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
 
+#: Device kinds ``evaluate`` and ``analyze`` run on (the attacks and the CKA are tested there).
+DEVICE_TYPES = ("cpu", "cuda")
+
 
 class CommandParser(argparse.ArgumentParser):
     """argparse that raises ConfigError (one line, exit 2 through ``cl-robust``) instead of printing usage."""
@@ -77,12 +80,20 @@ def build_datamodule(args: argparse.Namespace, per_class: int | None = None) -> 
     return datamodule
 
 
-def resolve_device(name: str) -> torch.device:
-    """``name`` as a device, refusing CUDA when there is none."""
+def check_device_name(name: str) -> torch.device:
+    """``name`` as a device of a kind the commands run on (cpu, cuda, cuda:N); ConfigError otherwise."""
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"device must be cpu, cuda or cuda:N; got {name!r}") from None
+        device = None
+    if device is None or device.type not in DEVICE_TYPES:
+        raise ConfigError(f"device must be cpu, cuda or cuda:N; got {name!r}")
+    return device
+
+
+def resolve_device(name: str) -> torch.device:
+    """``name`` as a device, refusing CUDA when there is none."""
+    device = check_device_name(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r}: no CUDA device is available here; use --device cpu")
     return device

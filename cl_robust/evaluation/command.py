@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_arguments(parser)
     parser.add_argument("--attacks", nargs="+", default=list(DEFAULT_ATTACKS),
                         help=f"attacks to run: {', '.join([*PRESETS, SWEEP])}; options as NAME:key=value:... "
-                             "(eps, norm; step, steps, random_start for fgsm / pgd / tm1; steps, queries for "
-                             "autoattack; queries for square), e.g. pgd20:eps=4/255 "
+                             "(eps, norm; step, steps, random_start for pgd / tm1; random_start for fgsm; steps, "
+                             "queries for autoattack; queries for square), e.g. pgd20:eps=4/255 "
                              f"(default: {' '.join(DEFAULT_ATTACKS)})")
     parser.add_argument("--eps", nargs="+", default=list(DEFAULT_SWEEP),
                         help=f"L-inf eps values of {SWEEP}, as fractions such as 8/255 (default: {' '.join(DEFAULT_SWEEP)})")

@@ -2,7 +2,8 @@
 
 An attack is written ``PRESET`` or ``PRESET:key=value:key=value``, for example
 ``pgd20:eps=4/255`` or ``autoattack:norm=l2:eps=0.5``. Keys: ``eps``, ``norm`` for every
-attack; ``step``, ``steps``, ``random_start`` for FGSM, PGD and TM-I; ``steps`` (iterations of
+attack; ``step``, ``steps``, ``random_start`` for PGD and TM-I; ``random_start`` for FGSM (one step of
+eps, or 1.25 eps after a random start: it has no ``step`` or ``steps``); ``steps`` (iterations of
 APGD-CE, APGD-T and FAB-T) and ``queries`` (Square) for ``autoattack``; ``queries`` for
 ``square``. Presets follow the field's reporting practice:
 
@@ -36,7 +37,7 @@ from cl_robust.errors import ConfigError
 KINDS = ("clean", "fgsm", "pgd", "autoattack", "autoattack-fast", "square", "tm1")
 #: The options each kind of attack takes (see the module docstring).
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "clean": (), "fgsm": ("eps", "step", "steps", "norm", "random_start"),
+    "clean": (), "fgsm": ("eps", "norm", "random_start"),
     "pgd": ("eps", "step", "steps", "norm", "random_start"), "tm1": ("eps", "step", "steps", "norm", "random_start"),
     "autoattack": ("eps", "norm", "steps", "queries"), "autoattack-fast": ("eps", "norm"), "square": ("eps", "norm", "queries"),
 }
@@ -181,7 +182,11 @@ def parse_attacks(texts: Iterable[str], sweep: Iterable[str | float] = DEFAULT_S
         if not text:
             continue
         preset, *options = text.split(":")
-        if preset == SWEEP and not options:
+        if preset == SWEEP:
+            if options:
+                raise ConfigError(f"attack {text!r}: {SWEEP} takes no options (its eps values come from --eps, "
+                                  f"its other settings are pgd20's); for other settings give pgd20 with options, "
+                                  "e.g. pgd20:eps=4/255:steps=3")
             specs += [check_spec(spec) for spec in sweep_specs(sweep)]
             continue
         if preset not in PRESETS:

@@ -94,6 +94,11 @@ def test_all_layers_without_probes_or_attacks(trained: tuple[str, Path, Path], t
     (["--bootstrap", "-1"], "bootstrap must be an integer >= 0"),
     (["--baseline_bn_images", "0"], "baseline_bn_images must be an integer >= 1"),
     (["--order_seed", "-1"], "argument --order_seed: must be an integer >= 0 or none"),
+    (["--threshold", "2"], "threshold must be a number in [0, 1] (CKA lies in [0, 1]); got 2"),
+    (["--threshold", "-0.1"], "threshold must be a number in [0, 1]"),
+    (["--device", "mps"], "device must be cpu, cuda or cuda:N; got 'mps'"),
+    (["--device", "tpu"], "device must be cpu, cuda or cuda:N; got 'tpu'"),
+    (["--probe_train_per_class", "0"], "probe_train_per_class must be an integer >= 1"),
 ])
 def test_bad_input_is_one_line_with_exit_status_2(overrides: list[str], message: str,
                                                   trained: tuple[str, Path, Path], tmp_path: Path,

@@ -87,12 +87,16 @@ def bad_inputs(checkpoint: Path, tmp_path: Path) -> dict[str, tuple[list[str], s
         "autoattack without queries": (["--attacks", "autoattack:queries=0"], "queries must be an integer >= 1"),
         "iterations of autoattack-fast": (["--attacks", "autoattack-fast:steps=100"],
                                           "autoattack-fast does not take the option 'steps'"),
+        "steps of fgsm": (["--attacks", "fgsm:steps=10"], "fgsm does not take the option 'steps'"),
+        "options of the sweep": (["--attacks", "pgd20-sweep:steps=3"], "pgd20-sweep takes no options"),
+        "device mps": (["--device", "mps"], "device must be cpu, cuda or cuda:N; got 'mps'"),
     }
 
 
 @pytest.mark.parametrize("case", ["foreign file", "truncated file", "unknown attack", "eps 8", "sweep eps 8",
                                   "unwritable output", "unknown option", "zero devices", "more devices than batches",
-                                  "autoattack without queries", "iterations of autoattack-fast"])
+                                  "autoattack without queries", "iterations of autoattack-fast", "steps of fgsm",
+                                  "options of the sweep", "device mps"])
 def test_bad_input_is_one_line_with_exit_status_2(case: str, sl_checkpoint: Path, data_root: str, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     overrides, message = bad_inputs(sl_checkpoint, tmp_path)[case]
