@@ -26,12 +26,14 @@ from cl_robust.commands.options import (
     CommandParser,
     add_common_arguments,
     build_datamodule,
+    check_device_name,
     prepare_output_dir,
     resolve_device,
 )
 from cl_robust.commands.tracking import open_wandb_run
 from cl_robust.commands.versions import versions
 from cl_robust.data.datamodule import CIFARDataModule
+from cl_robust.errors import ConfigError
 
 from .estimate import estimate_line, seconds_per_pass
 from .intervals import METHOD
@@ -101,6 +103,18 @@ def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[Atta
             run.finish()
 
 
+def check_arguments(args: argparse.Namespace) -> list[AttackSpec]:
+    """Every option's domain, before any file is read; returns the attacks (ConfigError naming the option)."""
+    check_device_name(args.device)
+    if args.batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {args.batch_size}")
+    if args.test_per_class is not None and args.test_per_class < 1:
+        raise ConfigError(f"test_per_class must be an integer >= 1 or null (all images), got {args.test_per_class}")
+    for spec in sweep_specs(args.eps):  # refuse eps 8 for 8/255 even when the sweep is not run
+        check_spec(spec)
+    return parse_attacks(args.attacks, sweep=args.eps)
+
+
 def announce_estimate(prepared: tuple[LoadedClassifier, CIFARDataModule], attacks: list[AttackSpec],
                       device: torch.device, devices: int) -> None:
     """On a CPU, one line on stderr with the suite's estimated time and how to shrink it (when it is long)."""
@@ -122,9 +136,7 @@ def announce_estimate(prepared: tuple[LoadedClassifier, CIFARDataModule], attack
 def main(argv: Sequence[str]) -> int:
     """Run the evaluation; returns the exit status."""
     args = build_parser().parse_args(list(argv))
-    for spec in sweep_specs(args.eps):  # refuse eps 8 for 8/255 even when the sweep is not run
-        check_spec(spec)
-    attacks = parse_attacks(args.attacks, sweep=args.eps)
+    attacks = check_arguments(args)
     device = resolve_device(args.device)
     folder = prepare_output_dir(args.output)
     prepared = _prepare(args)

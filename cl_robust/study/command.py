@@ -4,6 +4,8 @@
     cl-robust study --config examples/study/quick.yaml --list     # run ids, in dependency order
     cl-robust study --config X --only 'pretrain-*'                # one phase / one cell (a glob)
     cl-robust study --config X --report-only                      # report from what is there
+
+Every run's options are checked when the grid is read (so also by ``--list``), before anything trains.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cl_robust.study.grid import Run, StudySpec, load_spec
 from cl_robust.study.records import claim_output, is_done
 from cl_robust.study.report import print_outcomes, print_summary, write_report
 from cl_robust.study.runner import StudyRunner, check_prerequisites
+from cl_robust.study.validate import validate_runs
 
 SYNTHETIC_DEFAULTS = {"train_per_class": 16, "test_per_class": 8}
 
@@ -81,6 +84,7 @@ def main(argv: Sequence[str]) -> int:
     spec = load_spec(args.config, args.output)
     console = Console()
     selected = select(spec, args.only)
+    validate_runs(spec)  # every run's options, before anything trains (and in --list)
     if args.list:
         for run in selected or spec.runs:
             console.print(run.run_id + ("  (done)" if is_done(spec.output, run.run_id) else ""), highlight=False)

@@ -45,6 +45,7 @@ import yaml
 from cl_robust.attacks import parse_eps
 from cl_robust.data.datamodule import check_labeled_fraction
 from cl_robust.errors import ConfigError
+from cl_robust.models.backbones import BACKBONES
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100")
 #: The semi-supervised mixes (cl_robust.methods.SemiSupervisedMix): all scenarios, a labelled fraction.
@@ -281,8 +282,14 @@ def check_spec(raw: dict[str, Any]) -> dict[str, Any]:
     scenarios = _scenarios(raw.get("scenarios", "all"), schemes)
     eps_list = [str(eps) for eps in _as_list("eps", raw.get("eps", ["8/255"]))]
     for eps in eps_list:
-        if parse_eps(eps, "eps") <= 0:
-            raise ConfigError(f"eps: training eps must be > 0, got {eps!r}")
+        value = parse_eps(eps, "eps")
+        if not 0 < value <= 1:
+            hint = f" (did you mean {value:g}/255?)" if value > 1 else ""
+            raise ConfigError(f"eps: training eps must be in (0, 1] (L-inf, pixels in [0, 1]), e.g. 8/255; "
+                              f"got {eps!r}{hint}")
+    backbone = raw.get("backbone", "resnet18")
+    if backbone not in BACKBONES:
+        raise ConfigError(f"backbone must be one of {', '.join(map(repr, BACKBONES))}; got {backbone!r}")
     overrides = raw.get("overrides") or []
     for index, override in enumerate(overrides):
         if not isinstance(override, dict) or set(override) != {"runs", "set"} or not isinstance(override["set"], dict):
