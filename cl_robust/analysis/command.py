@@ -37,7 +37,7 @@ from cl_robust.analysis.probes import layer_probes
 from cl_robust.analysis.redundancy import redundancy_scores
 from cl_robust.attacks import AttackConfig, cross_entropy_attack, parse_eps
 from cl_robust.attacks.state import seeded
-from cl_robust.commands.checkpoint import LoadedClassifier, load_classifier
+from cl_robust.commands.checkpoint import LoadedClassifier, check_fits, load_classifier
 from cl_robust.commands.distributed import (
     check_devices,
     gather_rows,
@@ -220,6 +220,9 @@ def _prepare(args: argparse.Namespace) -> Prepared:
     layers = resolve_layers(main_model.model, args.layers)
     other_layers = resolve_layers(other_model.model, args.layers) if other_model else []
     datamodule = build_datamodule(args, per_class=None if args.no_probes else args.probe_train_per_class)
+    check_fits(main_model, args.dataset, datamodule.num_classes)
+    if other_model is not None:
+        check_fits(other_model, args.dataset, datamodule.num_classes, option="compare")
     return main_model, other_model, datamodule, layers, other_layers
 
 

@@ -25,6 +25,8 @@ class LoadedClassifier:
     note: str | None = None
     #: ``seed_everything`` of the run that wrote the checkpoint (None when not recorded).
     seed: int | None = None
+    #: The data set the checkpoint was trained on (None when not recorded).
+    dataset: str | None = None
 
 
 def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> LoadedClassifier:
@@ -36,6 +38,7 @@ def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> Load
     checkpoint = read_checkpoint(path, option=option)
     metadata = dict(checkpoint[CHECKPOINT_KEY])
     seed = (checkpoint.get(RUN_RECORD_KEY) or {}).get("seed")
+    dataset = (checkpoint.get("datamodule_hyper_parameters") or {}).get("dataset")
     scheme = metadata.get("scheme")
     if scheme == FineTune.scheme:
         module_class: type[RobustMethod] = FineTune
@@ -56,4 +59,22 @@ def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> Load
     model.eval()
     note = ONLINE_PROBE_NOTE.format(scheme=scheme) if scheme in ("cl", "scl") else None
     return LoadedClassifier(model=model, metadata=metadata, path=path, note=note,
-                            seed=seed if isinstance(seed, int) else None)
+                            seed=seed if isinstance(seed, int) else None,
+                            dataset=dataset if isinstance(dataset, str) else None)
+
+
+def check_fits(loaded: LoadedClassifier, dataset: str, num_classes: int, option: str = "checkpoint") -> None:
+    """ConfigError unless the classifier of ``loaded`` was trained for ``dataset`` and its ``num_classes`` classes.
+
+    A CIFAR-10 classifier scored on CIFAR-100 labels gives a meaningless accuracy, and its attacks
+    index logits that do not exist.
+    """
+    classes = int(getattr(loaded.model.hparams, "num_classes", 0) or loaded.metadata.get("num_classes") or 0)
+    trained_on = f" (trained on {loaded.dataset})" if loaded.dataset else ""
+    if classes and classes != num_classes:
+        raise ConfigError(f"{option}: {loaded.path!r} is a {classes}-class classifier{trained_on} but --data.dataset "
+                          f"{dataset} has {num_classes} classes; pass the data set it was trained on"
+                          f"{f' (--data.dataset {loaded.dataset})' if loaded.dataset else ''}")
+    if loaded.dataset and loaded.dataset != dataset:
+        raise ConfigError(f"{option}: {loaded.path!r} was trained on {loaded.dataset}, not {dataset}; pass "
+                          f"--data.dataset {loaded.dataset}")

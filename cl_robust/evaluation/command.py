@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from cl_robust.commands.checkpoint import LoadedClassifier, load_classifier
+from cl_robust.commands.checkpoint import LoadedClassifier, check_fits, load_classifier
 from cl_robust.commands.distributed import check_devices, launch, rank_and_world
 from cl_robust.commands.options import (
     CommandParser,
@@ -140,6 +140,7 @@ def main(argv: Sequence[str]) -> int:
     device = resolve_device(args.device)
     folder = prepare_output_dir(args.output)
     prepared = _prepare(args)
+    check_fits(prepared[0], args.dataset, prepared[1].num_classes)
     check_devices(args.devices, device, len(prepared[1].test_dataloader()))
     announce_estimate(prepared, attacks, device, args.devices)
     if args.devices == 1:
