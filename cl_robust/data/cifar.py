@@ -180,10 +180,14 @@ def _read_torchvision(files: list[Path], dataset: str) -> Split:
             labels.append(np.asarray(entry[TORCHVISION_LABEL_KEY[dataset]], dtype=np.int64))
         except (KeyError, ValueError) as error:
             raise ConfigError(f"CIFAR batch file '{file}' is not in torchvision's format: {error}") from error
-    return _sorted_by_label(
-        torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels)),
-        list(CIFAR_CLASSES[dataset]),
-    )
+    all_labels = np.concatenate(labels)
+    classes = list(CIFAR_CLASSES[dataset])
+    missing = [name for label, name in enumerate(classes) if not (all_labels == label).any()]
+    if missing:
+        raise ConfigError(f"CIFAR batch files {', '.join(repr(str(file)) for file in files)} hold no image of the "
+                          f"class(es) {', '.join(map(repr, missing))}; every {dataset} class needs images (use the "
+                          f"complete files, or per_class / test_per_class to take a subset)")
+    return _sorted_by_label(torch.from_numpy(np.concatenate(images)), torch.from_numpy(all_labels), classes)
 
 
 def _unpickle(file: Path) -> dict:
@@ -217,6 +221,11 @@ def _decode_folder_cached(split_dir: Path, classes: Sequence[str], image_size: i
         labels.extend([label] * len(class_files))
     if not files:
         raise DataNotFoundError(f"Image folder '{split_dir}' has no images (<class>/*.png)")
+    empty = [name for label, name in enumerate(classes) if label not in set(labels)]
+    if empty:
+        raise ConfigError(f"Image folder '{split_dir}': class folder(s) {', '.join(map(repr, empty))} hold no images "
+                          f"({', '.join(IMAGE_SUFFIXES)}); every class needs images, or training would silently "
+                          f"use {len(classes) - len(empty)} of {len(classes)} classes")
 
     def decode() -> Split:
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
