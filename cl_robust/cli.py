@@ -54,6 +54,26 @@ from cl_robust.errors import ConfigError
 from cl_robust.methods.base import RobustMethod
 from cl_robust.methods.checkpoints import RUN_RECORD_KEY
 
+#: Every command with its one line for ``cl-robust --help``.
+COMMANDS: dict[str, str] = {
+    "fit": "train from a config: pretraining (sl, cl, scl, mixes) or fine-tuning; resumes by itself",
+    "validate": "a checkpoint's loss and accuracy on the validation split (same options as fit)",
+    "test": "a checkpoint's clean accuracy on the test split (same options as fit, with --ckpt_path)",
+    "evaluate": "clean and robust accuracy of a checkpoint under a suite of attacks (PGD, AutoAttack, TM-I)",
+    "analyze": "layer redundancy of a checkpoint: CKA between layers on clean and adversarial inputs, probes",
+    "study": "a whole grid of runs (pretrain, fine-tune, evaluate, analyze), resumable, ending in a report",
+}
+
+
+def overview() -> str:
+    """The text of ``cl-robust --help``: every command with one line."""
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]
+    return ("usage: cl-robust COMMAND [options]   (cl-robust COMMAND --help for its options)\n\n"
+            "Robustness and layer redundancy of supervised and contrastive learning.\n\ncommands:\n"
+            + "\n".join(lines) + "\n")
+
+
 # Commands that are not Trainer methods: name -> "module:function" taking argv.
 EXTRA_COMMANDS: dict[str, str] = {
     "evaluate": "cl_robust.evaluation.command:main",
@@ -254,6 +274,10 @@ class RobustCLI(LightningCLI):
         parser.add_lightning_class_args(AdversarialTraining, "adversarial", subclass_mode=True, required=False)
         parser.add_lightning_class_args(NonFiniteLossGuard, "nan_guard")
 
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        """Parse ``args`` (always given by :func:`main`) without LightningCLI's warning about args and sys.argv."""
+        self.config = parser.parse_object(args) if isinstance(args, dict) else parser.parse_args(args)
+
     def _parse_ckpt_path(self) -> None:
         """Check an explicit ``ckpt_path`` before LightningCLI reads the hyperparameters stored in it."""
         subcommand = self.config.get("subcommand")
@@ -384,7 +408,12 @@ def user_error(error: BaseException) -> tuple[str, int] | None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``cl-robust`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(overview(), end="")
+        sys.exit(0 if argv else 2)
     try:
+        if not argv[0].startswith("-") and argv[0] not in (*COMMANDS, "predict"):
+            raise ConfigError(f"unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)} (cl-robust --help)")
         if argv and argv[0] in EXTRA_COMMANDS:
             code = _command(argv[0])(argv[1:])
             sys.exit(code or 0)
