@@ -24,6 +24,7 @@ from that ``last.ckpt`` exactly (``RequeueAtStepEnd``).
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import platform
@@ -49,6 +50,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from cl_robust.callbacks.base import AdversarialTraining
 from cl_robust.callbacks.nan_guard import NonFiniteLossError, NonFiniteLossGuard
+from cl_robust.commands.checkpoint import check_checkpoint_matches
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
 from cl_robust.methods.base import RobustMethod
@@ -284,7 +286,40 @@ class RobustCLI(LightningCLI):
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if ckpt_path and ckpt_path not in ("last", "best", "hpc") and "://" not in str(ckpt_path):
             check_resume_checkpoint(str(ckpt_path))
-        super()._parse_ckpt_path()
+            if subcommand in ("test", "validate", "predict"):
+                # Before LightningCLI replaces the config's model with the class stored in the checkpoint.
+                config = self.config[subcommand]
+                model_class = _import_class((config.get("model") or {}).get("class_path"))
+                dataset = ((config.get("data") or {}).get("init_args") or {}).get("dataset")
+                check_checkpoint_matches(str(ckpt_path), model_class, dataset)
+        self._apply_checkpoint_hyperparameters()
+
+    def _apply_checkpoint_hyperparameters(self) -> None:
+        """LightningCLI's ``_parse_ckpt_path`` (the checkpoint's hyperparameters replace the config's model),
+        keeping only the arguments its class takes.
+
+        A module records what it resolved (FineTune: ``backbone_width``, ``dual_bn``), which
+        ``load_from_checkpoint`` drops but LightningCLI passed on: ``cl-robust test`` of a fine-tuned
+        checkpoint ended in a TypeError.
+        """
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if not ckpt_path or not os.path.isfile(str(ckpt_path)):
+            return
+        checkpoint = torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
+        hparams = dict(checkpoint.get("hyper_parameters") or {})
+        hparams.pop("_instantiator", None)
+        if not hparams:
+            return
+        if "_class_path" in hparams:
+            class_path = hparams.pop("_class_path")
+            model_class = _import_class(class_path)
+            if model_class is not None:
+                parameters = inspect.signature(model_class.__init__).parameters
+                if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+                    hparams = {key: value for key, value in hparams.items() if key in parameters}
+            hparams = {"class_path": class_path, "dict_kwargs": hparams}
+        self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
 
     def before_fit(self) -> None:
         """Turn ``ckpt_path: last`` into the run's last checkpoint (checked) or a fresh start, and say which.
@@ -319,6 +354,18 @@ class RobustCLI(LightningCLI):
         (Lightning-AI/pytorch-lightning#21527). Add ``RequeueAtStepEnd`` (inert outside SLURM)."""
         callbacks = [callback for callback in callbacks if callback is not None]
         return super()._instantiate_trainer(config, [*callbacks, RequeueAtStepEnd()])
+
+
+def _import_class(class_path: Any) -> type | None:
+    """The class named by a config's ``class_path`` (None when it cannot be imported)."""
+    if not isinstance(class_path, str) or "." not in class_path:
+        return None
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), name, None)
+    except ImportError:
+        return None
+    return found if isinstance(found, type) else None
 
 
 def with_resume_default(argv: Sequence[str]) -> list[str]:

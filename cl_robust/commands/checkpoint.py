@@ -63,6 +63,30 @@ def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> Load
                             dataset=dataset if isinstance(dataset, str) else None)
 
 
+def check_checkpoint_matches(path: str, model_class: type | None, dataset: str | None,
+                             option: str = "ckpt_path") -> None:
+    """ConfigError unless the checkpoint at ``path`` was written by the config's kind of module, on its data set.
+
+    Without this check LightningCLI rebuilds whatever module the checkpoint holds: an sl pretraining
+    checkpoint given to the linear-probe config was tested as the sl model.
+    """
+    import torch
+
+    checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    found = (checkpoint.get(CHECKPOINT_KEY) or {}).get("scheme")
+    expected = getattr(model_class, "scheme", None)
+    if found and expected and found != expected:
+        what = "a fine-tuned model" if found == FineTune.scheme else f"a {found!r} pretraining run"
+        name = getattr(model_class, "__name__", str(model_class))
+        raise ConfigError(f"{option}: {path!r} was written by {what} but the config's model is {name} "
+                          f"(scheme {expected!r}); give the config it was trained with (or a checkpoint of this "
+                          "config's runs)")
+    trained_on = (checkpoint.get("datamodule_hyper_parameters") or {}).get("dataset")
+    if isinstance(trained_on, str) and isinstance(dataset, str) and trained_on != dataset:
+        raise ConfigError(f"{option}: {path!r} was trained on {trained_on}, not {dataset}; set "
+                          f"--data.init_args.dataset {trained_on}")
+
+
 def check_fits(loaded: LoadedClassifier, dataset: str, num_classes: int, option: str = "checkpoint") -> None:
     """ConfigError unless the classifier of ``loaded`` was trained for ``dataset`` and its ``num_classes`` classes.
 
