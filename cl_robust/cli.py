@@ -465,6 +465,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = _command(argv[0])(argv[1:])
             sys.exit(code or 0)
         run_lightning_cli(argv)
+    except KeyboardInterrupt:
+        print("cl-robust: interrupted; run the same command again to continue (fit resumes from its last.ckpt, "
+              "evaluate's AutoAttack from its saved progress)", file=sys.stderr, flush=True)
+        sys.exit(130)
     except Exception as error:
         known = user_error(error)
         if known is None:

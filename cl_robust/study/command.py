@@ -11,6 +11,8 @@ Every run's options are checked when the grid is read (so also by ``--list``), b
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -76,6 +78,19 @@ def select(spec: StudySpec, patterns: list[str] | None) -> list[Run] | None:
     return selected
 
 
+#: Exit status after Ctrl-C (128 + SIGINT, as a shell reports a process it interrupted).
+INTERRUPTED = 130
+
+
+def print_interrupted(spec: StudySpec, argv: Sequence[str]) -> None:
+    """One line on stderr after Ctrl-C: what is saved and the command that resumes."""
+    done = sum(is_done(spec.output, run.run_id) for run in spec.runs)
+    command = " ".join(shlex.quote(arg) for arg in ["cl-robust", "study", *argv])
+    print(f"cl-robust: study interrupted: {done} of {len(spec.runs)} runs done and kept in {spec.output / 'runs'} "
+          f"(an interrupted training run continues from its last checkpoint); resume with: {command}",
+          file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the study command; returns the exit status (1 when a run failed)."""
     args = build_parser().parse_args(list(argv))
@@ -95,7 +110,11 @@ def main(argv: Sequence[str]) -> int:
         if selected is not None:
             check_prerequisites(spec, selected)
         prepare_synthetic_data(spec)
-        outcomes = StudyRunner(spec, console, selected, jobs=args.jobs).run()
+        try:
+            outcomes = StudyRunner(spec, console, selected, jobs=args.jobs).run()
+        except KeyboardInterrupt:
+            print_interrupted(spec, argv)
+            return INTERRUPTED
     if selected is not None and not args.report_only:
         # Part of a larger schedule (several may run at once): the report is --report-only's job.
         print_outcomes(console, outcomes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ def preload() -> None:
 def run_child(argv: Sequence[str], log: str) -> None:
     """In the forked process: output to ``log``, run the command, exit with its status."""
     code = 1
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the server ignores Ctrl-C; its runs stop on it
     try:
         descriptor = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(descriptor, 1)
@@ -54,6 +56,9 @@ def run_child(argv: Sequence[str], log: str) -> None:
 
 def serve() -> None:
     """Answer requests on stdin until it closes."""
+    # Ctrl-C in the terminal reaches the whole process group: the run in progress stops on it, the
+    # server stays quiet and ends when the study closes its stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload()
     reply = sys.stdout
     sys.stdout = sys.stderr
