@@ -51,6 +51,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from cl_robust.callbacks.base import AdversarialTraining
 from cl_robust.callbacks.nan_guard import NonFiniteLossError, NonFiniteLossGuard
 from cl_robust.commands.checkpoint import check_checkpoint_matches
+from cl_robust.commands.locations import check_writable_folder
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
 from cl_robust.methods.base import RobustMethod
@@ -279,6 +280,24 @@ class RobustCLI(LightningCLI):
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse ``args`` (always given by :func:`main`) without LightningCLI's warning about args and sys.argv."""
         self.config = parser.parse_object(args) if isinstance(args, dict) else parser.parse_args(args)
+
+    def before_instantiate_classes(self) -> None:
+        """Check the folders the run writes to (checkpoints, logs) before anything is built."""
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        checkpoint_dir = (config.get("checkpoint") or {}).get("dirpath")
+        if checkpoint_dir:
+            check_writable_folder(checkpoint_dir, "checkpoint.dirpath")
+        trainer = config.get("trainer") or {}
+        if trainer.get("default_root_dir"):
+            check_writable_folder(trainer["default_root_dir"], "trainer.default_root_dir")
+        loggers = trainer.get("logger")
+        for index, logger in enumerate(loggers if isinstance(loggers, list) else [loggers]):
+            save_dir = ((logger.get("init_args") or {}).get("save_dir")
+                        if hasattr(logger, "get") and not isinstance(logger, bool) else None)
+            if save_dir:
+                where = f"[{index}]" if isinstance(loggers, list) else ""
+                check_writable_folder(save_dir, f"trainer.logger{where}.init_args.save_dir")
 
     def _parse_ckpt_path(self) -> None:
         """Check an explicit ``ckpt_path`` before LightningCLI reads the hyperparameters stored in it."""

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+from cl_robust.commands.locations import check_writable_folder
 from cl_robust.data.synthetic import write_synthetic_cifar
 from cl_robust.errors import ConfigError
 from cl_robust.study.grid import Run, StudySpec, load_spec
@@ -99,6 +100,7 @@ def main(argv: Sequence[str]) -> int:
     spec = load_spec(args.config, args.output)
     console = Console()
     selected = select(spec, args.only)
+    check_writable_folder(spec.output, "--output" if args.output else "output")
     validate_runs(spec)  # every run's options, before anything trains (and in --list)
     if args.list:
         for run in selected or spec.runs:
