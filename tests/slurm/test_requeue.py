@@ -1,0 +1,114 @@
+"""Preemption on a real SLURM cluster: ``scripts/slurm_fit.sh`` runs ``cl-robust fit`` through srun.
+
+- The requeue signal (what ``#SBATCH --signal=USR1@90`` sends before the time limit; here
+  ``scancel --signal=USR1`` mid-epoch) saves ``last.ckpt`` at the end of the current step and
+  requeues the job; the job runs again, resumes from it, and ends with exactly the weights and
+  optimiser state of a run that was never interrupted. Once with one task, once with two DDP
+  ranks started by srun (``--ntasks-per-node=2``, the multi-node route on one node), whose
+  batches after the restart are also those of the uninterrupted run.
+- A job cancelled outright (``scancel``) and submitted again resumes from ``last.ckpt``, exactly too.
+
+Same tiny run as tests/reliability/test_kill_resume.py (2 epochs of 5 steps, a step checkpoint every
+2 steps, each step slowed by 0.3 s so that signals land mid-epoch).
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from ..reliability.conftest import cli_subprocess, synthetic_root  # noqa: F401  (synthetic_root: a fixture)
+from ..reliability.resume_checks import assert_batches_as_reference, assert_same_training_state
+from ..reliability.test_ddp_resume import RANKS, ddp_fit_command, ddp_reference
+from ..reliability.test_kill_resume import EPOCHS, fit_command, load
+from .conftest import REPO, Cluster
+
+FIT_SCRIPT = REPO / "scripts" / "slurm_fit.sh"
+STEPS = 5 * EPOCHS
+
+
+@pytest.fixture(scope="module")
+def reference(synthetic_root: str, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: F811
+    """The last checkpoint of the same run, never interrupted, outside SLURM."""
+    folder = tmp_path_factory.mktemp("reference")
+    done = cli_subprocess(fit_command(synthetic_root, folder / "run"), cwd=folder)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return load(folder / "run" / "checkpoints" / "last.ckpt")
+
+
+def submit_fit(slurm: Cluster, command: list[str], run_dir: Path, log: Path, *options: str) -> str:
+    """``sbatch [options] scripts/slurm_fit.sh <cl-robust fit arguments>``, run in ``run_dir``'s parent."""
+    return slurm.sbatch("--cpus-per-task=1", f"--output={log}", f"--chdir={run_dir.parent}", *options,
+                        str(FIT_SCRIPT), *command[1:])
+
+
+def logged_steps(run_dir: Path, version: int) -> set[int]:
+    """The steps with a row in one of the run's CSV logs (version 0: first start, 1: after the requeue)."""
+    with open(run_dir / "lightning_logs" / f"version_{version}" / "metrics.csv") as file:
+        return {int(row["step"]) for row in csv.DictReader(file)}
+
+
+def signal_requeue_and_wait(slurm: Cluster, job: str, run_dir: Path, log: Path) -> int:
+    """Send the requeue signal after the step-2 checkpoint, let the requeued job run to the end; the step
+    the signal saved at, checked against the job's output and logs."""
+    slurm.wait(lambda: (run_dir / "checkpoints" / "epoch=0-step=2.ckpt").exists(), "step 2 checkpoint", 240)
+    slurm.command("scancel", "--signal=USR1", job)
+    slurm.wait(lambda: slurm.jobs(job)[0]["Restarts"] == "1" and slurm.state(job) == "PENDING", "requeue", 60)
+    # SLURM holds a requeued job for about two minutes (BeginTime); start it now.
+    slurm.command("scontrol", "update", f"JobId={job}", "StartTime=now")
+    slurm.wait_ended(job, timeout=240)
+    output = log.read_text()
+    assert slurm.state(job) == "COMPLETED", output[-3000:]
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    saved = [line for line in output.splitlines() if line.startswith(f"cl-robust: saved {last} at step ")]
+    assert len(saved) == 1 and f"requeued SLURM job {job}, which continues from it" in saved[0], output[-3000:]
+    step = int(saved[0].split(" at step ")[1].split(";")[0])
+    assert 2 <= step < 5, "saved in the middle of the first epoch, after the signal"
+    assert output.count(f"cl-robust: resuming from {last}") == 1
+    assert set(range(step)) <= logged_steps(run_dir, 0), "the metrics logged before the requeue were written"
+    assert min(logged_steps(run_dir, 1)) == step, "the requeued job continued from the step the signal saved"
+    assert not list(run_dir.rglob("hpc_ckpt_*.ckpt")), "one resume source: last.ckpt"
+    return step
+
+
+def test_requeue_signal_saves_requeues_and_resumes_exactly(slurm: Cluster, synthetic_root: str,  # noqa: F811
+                                                            tmp_path: Path, reference: dict) -> None:
+    run_dir, log = tmp_path / "run", tmp_path / "job.out"
+    job = submit_fit(slurm, fit_command(synthetic_root, run_dir), run_dir, log)
+    signal_requeue_and_wait(slurm, job, run_dir, log)
+    assert_same_training_state(reference, load(run_dir / "checkpoints" / "last.ckpt"), STEPS)
+
+
+@pytest.mark.slow
+def test_requeue_signal_under_srun_ddp_resumes_exactly(slurm: Cluster, synthetic_root: str,  # noqa: F811
+                                                       tmp_path: Path) -> None:
+    """Two ranks started by srun: both get the signal, agree on the step, save once, and the requeued
+    job ends where an uninterrupted 2-rank run (started by Lightning, outside SLURM) ends."""
+    reference = ddp_reference(synthetic_root, tmp_path / "reference")
+    run_dir, log = tmp_path / "run", tmp_path / "job.out"
+    job = submit_fit(slurm, ddp_fit_command(synthetic_root, run_dir), run_dir, log, f"--ntasks-per-node={RANKS}")
+    step = signal_requeue_and_wait(slurm, job, run_dir, log)
+    assert_same_training_state(load(reference / "checkpoints" / "last.ckpt"),
+                               load(run_dir / "checkpoints" / "last.ckpt"), STEPS)
+    assert_batches_as_reference(reference / "batches", run_dir / "batches", RANKS, STEPS, step)
+
+
+def test_cancelled_job_submitted_again_resumes_from_last_checkpoint(slurm: Cluster, synthetic_root: str,  # noqa: F811
+                                                                    tmp_path: Path, reference: dict) -> None:
+    run_dir, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
+    command = fit_command(synthetic_root, run_dir)
+    first = submit_fit(slurm, command, run_dir, tmp_path / "first.out")
+    slurm.wait(lambda: (run_dir / "checkpoints" / "epoch=0-step=4.ckpt").exists(), "step 4 checkpoint", 240)
+    slurm.command("scancel", first)
+    slurm.wait_ended(first, timeout=60)
+    assert slurm.state(first) == "CANCELLED"
+    assert 0 < load(last)["global_step"] < 5, "cancelled in the middle of the first epoch"
+
+    again = submit_fit(slurm, command, run_dir, tmp_path / "again.out")
+    slurm.wait_ended(again, timeout=240)
+    output = (tmp_path / "again.out").read_text()
+    assert slurm.state(again) == "COMPLETED", output[-3000:]
+    assert f"cl-robust: resuming from {last}" in output
+    assert_same_training_state(reference, load(last), STEPS)
