@@ -16,7 +16,7 @@ from lightly.utils.lars import LARS
 from lightly.utils.scheduler import CosineWarmupScheduler
 from torch import nn
 
-from cl_robust.errors import ConfigError, check_choice, check_positive
+from cl_robust.errors import ConfigError, check_choice, check_number, check_positive
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "lars")
 SCHEDULERS = ("none", "cosine", "piecewise")
@@ -30,6 +30,8 @@ def validate_optimization(optimizer: str, lr: float, weight_decay: float, moment
     check_choice("optimizer", optimizer, OPTIMIZERS)
     check_choice("scheduler", scheduler, SCHEDULERS)
     check_positive("lr", lr)
+    for name, value in (("weight_decay", weight_decay), ("momentum", momentum), ("warmup_epochs", warmup_epochs)):
+        check_number(name, value)
     if weight_decay < 0:
         raise ConfigError(f"weight_decay must be >= 0, got {weight_decay!r}")
     if not 0 <= momentum < 1:
