@@ -52,6 +52,7 @@ from cl_robust.callbacks.base import AdversarialTraining
 from cl_robust.callbacks.nan_guard import NonFiniteLossError, NonFiniteLossGuard
 from cl_robust.commands.checkpoint import check_checkpoint_matches
 from cl_robust.commands.locations import check_writable_folder
+from cl_robust.commands.quiet import quiet_known_messages
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
 from cl_robust.methods.base import RobustMethod
@@ -474,6 +475,7 @@ def user_error(error: BaseException) -> tuple[str, int] | None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``cl-robust`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_known_messages()
     if not argv or argv[0] in ("-h", "--help"):
         print(overview(), end="")
         sys.exit(0 if argv else 2)
