@@ -59,6 +59,7 @@ from cl_robust.commands.versions import versions
 from cl_robust.data.augment import to_float
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
+from cl_robust.evaluation.progress import image_bar
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,6 +249,10 @@ def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepa
     total, (rank, _) = _full_batches(args, datamodule), rank_and_world()
     mine = owned_batches(total)
 
+    passes = ["clean", *(f"untrained ({name})" for name in baselines),
+              *(f"PGD {label} ({args.attack_steps} steps)" for label in attack_labels), *(["compare"] * bool(other_model))]
+    bar = image_bar(len(mine) * args.batch_size, "analyze", rank == 0)  # full batches only
+    bar.set_postfix_str(", ".join(passes), refresh=False)
     metrics = _Accumulators(len(layers), len(other_layers) or None, attack_labels, list(baselines))
     kept_images, kept_labels, kept_adversarial = [], [], []
     model = main_model.model
@@ -280,6 +285,8 @@ def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepa
                 metrics.other.update(other)  # type: ignore[union-attr]
             kept_images.append(images.cpu())
             kept_labels.append(labels.cpu())
+            bar.update(len(labels))
+    bar.close()
     # Every rank computes the reports: the metrics' sums and per-batch terms are reduced across ranks there.
     report = _report(args, main_model, other_model, layers, other_layers, metrics, attack_labels, device)
     if baselines:

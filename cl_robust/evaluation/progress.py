@@ -15,7 +15,8 @@ from torch import Tensor
 from tqdm import tqdm
 
 
-def _bar(total: int, description: str, enabled: bool) -> tqdm:
+def image_bar(total: int | None, description: str, enabled: bool) -> tqdm:
+    """A tqdm bar over images on stderr (images done, rate, time left); draws nothing when not ``enabled``."""
     return tqdm(total=total, desc=description, unit="img", file=sys.stderr, disable=not enabled, leave=True,
                 dynamic_ncols=True, mininterval=0.5)
 
@@ -34,7 +35,7 @@ class SuiteProgress:
 
     def __init__(self, total: int, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = _bar(total, "evaluate", enabled)
+        self.bar = image_bar(total, "evaluate", enabled)
 
     def batch_done(self, images: int, names: Sequence[str], counts: Tensor, skipped: Sequence[bool]) -> None:
         """``images`` more scored by every attack; ``counts``: (correct, total) per attack so far."""
@@ -51,7 +52,7 @@ class StageProgress:
 
     def __init__(self, stage: str, images: int, total: int, enabled: bool) -> None:
         self.total = max(total, 1)
-        self.bar = _bar(images, f"autoattack {stage}", enabled)
+        self.bar = image_bar(images, f"autoattack {stage}", enabled)
 
     def chunk_done(self, images: int, robust: int) -> None:
         self.bar.set_postfix_str(f"robust {100 * robust / self.total:.1f}%", refresh=False)

@@ -33,10 +33,12 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 def test_analyze_writes_matrices_scores_probes_and_figures(trained: tuple[str, Path, Path], tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     root, sl, cl = trained
-    code, _ = run_cli(["analyze", "--checkpoint", str(cl), "--compare", str(sl), "--data.root", root,
-                       "--batch_size", "8", "--attack_steps", "2", "--probe_train_per_class", "8",
-                       "--adversarial", "8/255", "--output", str(tmp_path), "--wandb"], capsys)
+    code, err = run_cli(["analyze", "--checkpoint", str(cl), "--compare", str(sl), "--data.root", root,
+                         "--batch_size", "8", "--attack_steps", "2", "--probe_train_per_class", "8",
+                         "--adversarial", "8/255", "--output", str(tmp_path), "--wandb"], capsys)
     assert code == 0
+    # Progress of the feature and attack passes: images done of all (2 full batches of 8), the passes, time left.
+    assert "analyze: 100%" in err and "16/16" in err and "PGD eps=8/255 (2 steps)" in err and "compare" in err
     report = json.loads((tmp_path / "analysis.json").read_text())
     layers = report["layers"]
     assert layers[0] == "encoder.layer1.0" and layers[-1] == "classifier"
