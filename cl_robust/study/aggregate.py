@@ -70,6 +70,9 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "dataset": first["dataset"], "scheme": first["scheme"], "scenario": first["scenario"], "eps": first["eps"],
         "seeds": [cell.get("seed", 0) for cell in cells],
+        # The seeds whose evaluation / analysis finished: what each mean +- sd is over.
+        "seeds_evaluated": [cell.get("seed", 0) for cell in cells if cell.get("clean_accuracy") is not None],
+        "seeds_analysed": [cell.get("seed", 0) for cell in cells if redundancy_value(cell) is not None],
         "clean_accuracy": seed_stats(cell.get("clean_accuracy") for cell in cells),
         "robust_accuracy": seed_stats(cell.get("robust_accuracy") for cell in cells),
         "ci95": {row["name"]: row.get("ci95") for row in first.get("attacks", [])} if len(cells) == 1 else {},

@@ -114,7 +114,8 @@ def accuracy_table(chosen: list[dict[str, Any]]) -> list[str]:
             if interval and entry.get("n") == 1:
                 text += f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
             shown.append(text)
-        lines.append("| " + " | ".join([cell["scheme"], cell["scenario"], str(len(cell["seeds"])), *shown]) + " |")
+        lines.append("| " + " | ".join([cell["scheme"], cell["scenario"], str(len(cell["seeds_evaluated"])), *shown])
+                     + " |")
     return lines
 
 
@@ -137,7 +138,7 @@ def redundancy_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios
     by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
     lines = ["| scheme | scenario | redundancy (clean) | ± bootstrap | whole-matrix mean (clean) | "
              "redundancy (adversarial) | untrained, BN init | untrained, BN re-est. | change from untrained "
-             "(re-est.) | robust accuracy (%) |", "|---|" * 10]
+             "(re-est.) | robust accuracy (%) |", "|" + "---|" * 10]
     for scheme in schemes:
         for scenario in scenarios:
             cell = by_key.get((scheme, scenario))
@@ -200,7 +201,7 @@ def _signed(value: float | None, percent: bool) -> str:
 def claims_table(claims: list[dict[str, Any]]) -> list[str]:
     """One row per claim: what was published, the difference with its 95% interval, and the verdict."""
     lines = ["| claim | data, eps | scheme | comparison | statistic | published | difference (95% interval) | "
-             "reference statistic | seeds | verdict |", "|---|" * 10]
+             "reference statistic | seeds | verdict |", "|" + "---|" * 10]
     for entry in claims:
         percent = entry["statistic"] == "robust_accuracy"
         interval = entry["interval95"]
@@ -290,10 +291,11 @@ def print_outcomes(console: Console, outcomes: dict[str, Any]) -> None:
 def print_summary(console: Console, summary: dict[str, Any]) -> None:
     """The final tables in the terminal: one row per cell (mean ± sd over seeds), then the claims' verdicts."""
     table = Table(title=f"study {summary['study']}")
-    for column in ("dataset", "scheme", "scenario", "eps", "seeds", "clean %", "robust %", "redundancy", "untrained"):
+    for column in ("dataset", "scheme", "scenario", "eps", "seeds eval./anal.", "clean %", "robust %", "redundancy", "untrained"):
         table.add_column(column)
     for cell in summary["aggregated"]:
-        table.add_row(cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"] or "-", str(len(cell["seeds"])),
+        table.add_row(cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"] or "-",
+                      f"{len(cell['seeds_evaluated'])}/{len(cell['seeds_analysed'])}",
                       stat_text(cell["clean_accuracy"], True), stat_text(cell["robust_accuracy"], True),
                       stat_text((cell["redundancy"].get("clean") or {}).get(REDUNDANCY_SCORE)),
                       stat_text(cell["untrained"]["reestimated_bn"].get(REDUNDANCY_SCORE)))

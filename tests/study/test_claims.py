@@ -71,8 +71,10 @@ def test_aggregate_gives_mean_and_sd_of_a_cell_over_seeds() -> None:
                 "interval": {"clean": {"mean_offdiagonal": [redundancy - 0.01, redundancy + 0.01]}},
                 "cka": {"clean": [[1.0, redundancy], [redundancy, 1.0]]}, "probes": {"clean": [0.2, 0.4]},
                 "layers": ["a", "b"]}
-    result = aggregate([cell(0, 0.5, 0.7, 0.8), cell(1, 0.6, 0.9, 0.8)])
-    assert result["clean_accuracy"]["mean"] == pytest.approx(0.55) and result["seeds"] == [0, 1]
+    unfinished = {"dataset": "cifar10", "scheme": "cl", "scenario": "at", "eps": "8/255", "seed": 2}
+    result = aggregate([cell(0, 0.5, 0.7, 0.8), cell(1, 0.6, 0.9, 0.8), unfinished])
+    assert result["clean_accuracy"]["mean"] == pytest.approx(0.55) and result["seeds"] == [0, 1, 2]
+    assert result["seeds_evaluated"] == result["seeds_analysed"] == [0, 1]  # what the means are over
     assert result["redundancy"]["clean"]["mean_offdiagonal"]["mean"] == pytest.approx(0.8)
     change = result["change_from_untrained"]["reestimated_bn"]["mean_offdiagonal"]
     assert change["values"] == pytest.approx([-0.1, 0.1])

@@ -1,6 +1,7 @@
 """The smoke profile runs the whole grid end to end and the report holds every cell."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,9 +40,20 @@ def test_every_cell_is_reported_with_accuracies_in_0_1(smoke_output: Path) -> No
     for _, scheme, scenario, _ in expected:
         assert f"| {scheme} | {scenario} |" in report
     assert "- none" in report.split("## Failed and skipped runs")[1]
+    assert_tables_well_formed(report)
     for figure in result["figures"]:
         assert (smoke_output / figure).stat().st_size > 1000
     assert {Path(f).name for f in result["figures"]} >= {"cka_cifar10_eps8_clean.png", "cka_cifar10_eps8_adversarial.png"}
+
+
+def assert_tables_well_formed(markdown: str) -> None:
+    """Every table's separator row is ``|---|...`` with one cell per header cell (else it does not render)."""
+    lines = markdown.splitlines()
+    separators = [i for i, line in enumerate(lines) if line.startswith("|") and set(line) <= set("|-")]
+    assert separators
+    for i in separators:
+        assert re.fullmatch(r"\|(---\|)+", lines[i]), lines[i]
+        assert lines[i].count("---") == lines[i - 1].count("|") - 1, (lines[i - 1], lines[i])
 
 
 def test_each_run_can_be_repeated_by_hand(smoke_output: Path) -> None:
