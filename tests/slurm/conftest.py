@@ -1,7 +1,7 @@
 """A real one-node SLURM cluster for the tests of this folder (scripts/slurm_local_cluster.sh).
 
 The cluster starts once per session when a test here asks for it, and stops at the end. When
-SLURM is not installed the tests are skipped with one line; with ``CL_ROBUST_SLURM_INSTALL=1``
+SLURM is not installed the tests are skipped, summed up in one line; with ``CL_ROBUST_SLURM_INSTALL=1``
 (``.ci/run`` sets it) the script first installs it with apt-get.
 """
 from __future__ import annotations
@@ -77,16 +77,34 @@ def job_environment(cluster_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+# Why the cluster is unavailable and the line that skips, once known: every test here is skipped for it.
+SKIP_REASON: list[tuple[str, int]] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Skips for want of SLURM, all at this file's location, so that ``-ra`` sums them up in one line."""
+    report = yield
+    if SKIP_REASON and report.skipped and isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(
+            SKIP_REASON[0][0]):
+        report.longrepr = (__file__, SKIP_REASON[0][1], report.longrepr[2])
+    return report
+
+
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     folder = tmp_path_factory.mktemp("slurm_cluster")
     start = [str(CLUSTER_SCRIPT), "start", str(folder)]
-    if os.environ.get("CL_ROBUST_SLURM_INSTALL") != "1":
+    install = os.environ.get("CL_ROBUST_SLURM_INSTALL") == "1"
+    if not install:
         start.append("--no-install")
     result = subprocess.run(start, capture_output=True, text=True, timeout=900)
     if result.returncode == UNAVAILABLE:
         reason = result.stderr.strip().splitlines()[-1]
-        pytest.skip(f"{reason} (CL_ROBUST_SLURM_INSTALL=1 lets scripts/slurm_local_cluster.sh apt-get it)")
+        if not install:
+            reason += " (CL_ROBUST_SLURM_INSTALL=1 lets scripts/slurm_local_cluster.sh apt-get it)"
+        SKIP_REASON.append((reason, sys._getframe().f_lineno + 1))
+        pytest.skip(reason)
     try:
         assert result.returncode == 0, f"the local SLURM cluster did not start:\n{result.stderr[-3000:]}"
         yield Cluster(folder, job_environment(dict(os.environ, SLURM_CONF=str(folder / "slurm.conf"))))
