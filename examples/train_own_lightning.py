@@ -2,8 +2,11 @@
 
 SimCLR pretraining, then a linear probe on the frozen encoder, then the test accuracy:
 
-    python examples/train_own_lightning.py --root "$CL_ROBUST_DATA" --per-class 100 \
-        --backbone resnet_tiny --pretrain-epochs 2 --finetune-epochs 2
+    python examples/train_own_lightning.py --per-class 100 --backbone resnet_tiny \
+        --pretrain-epochs 2 --finetune-epochs 2
+
+The data is read from ``--root``, else ``$CL_ROBUST_DATA``, else ``./data``. A bad option or
+missing data prints one line and exits with status 2.
 
 Add adversarial training by passing a callback from ``cl_robust.callbacks`` to the Trainer.
 """
@@ -11,6 +14,7 @@ Add adversarial training by passing a callback from ``cl_robust.callbacks`` to t
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -18,12 +22,14 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from cl_robust.data import CIFARDataModule
+from cl_robust.errors import ConfigError
 from cl_robust.methods import FineTune, SimCLR
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", default=None, help="CIFAR root (default: $CL_ROBUST_DATA or ./data)")
+    parser.add_argument("--root", default=None, type=lambda text: text or None,
+                        help="CIFAR root (default: $CL_ROBUST_DATA or ./data; an empty value counts as unset)")
     parser.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100"])
     parser.add_argument("--backbone", default="resnet18")
     parser.add_argument("--per-class", type=int, default=None, help="first N training images of each class")
@@ -57,4 +63,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ConfigError as error:  # the library's user-facing errors: one line, no traceback
+        print(f"train_own_lightning.py: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -18,3 +18,13 @@ def test_example_trains_and_reports_accuracy(tmp_path: Path) -> None:
     accuracy = float(result.stdout.strip().splitlines()[-1].split(":")[-1])
     assert 0.0 <= accuracy <= 1.0
     assert (tmp_path / "runs" / "pretrain" / "last.ckpt").exists()
+
+
+def test_the_docstring_command_without_data_is_one_line(tmp_path: Path) -> None:
+    """``--root "$CL_ROBUST_DATA"`` with the variable unset, and no ./data: one line, exit status 2."""
+    result = subprocess.run([sys.executable, str(EXAMPLE), "--root", "", "--backbone", "resnet_tiny",
+                             "--out", str(tmp_path / "runs")], capture_output=True, text=True, timeout=600,
+                            cwd=tmp_path, env={"WANDB_MODE": "disabled", "PATH": "/usr/bin:/bin"})
+    lines = [line for line in result.stderr.splitlines() if line.startswith("train_own_lightning.py: error:")]
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "No cifar10 data under root" in lines[0] and "CL_ROBUST_DATA" in lines[0]
