@@ -23,6 +23,7 @@ from that ``last.ckpt`` exactly (``RequeueAtStepEnd``).
 
 from __future__ import annotations
 
+import csv
 import importlib
 import inspect
 import json
@@ -127,7 +128,45 @@ class RunRecord(SaveConfigCallback):
                 json.dump(self.run_record(), file, indent=2)
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: Any, checkpoint: dict[str, Any]) -> None:
-        checkpoint[RUN_RECORD_KEY] = self.run_record()
+        record = self.run_record()
+        versioned = [logger for logger in trainer.loggers if isinstance(logger, (CSVLogger, TensorBoardLogger))]
+        if versioned:  # the log folder a resumed run writes to again (continue_in_log_folder)
+            record["log_version"] = versioned[0].version
+        checkpoint[RUN_RECORD_KEY] = record
+
+
+def continue_in_log_folder(trainer: Trainer, ckpt_path: str) -> None:
+    """A resumed run logs into the folder of the run it resumes, not into a new ``version_N``.
+
+    Applies to CSV and TensorBoard loggers whose version the config leaves unset; the checkpoint
+    records the version it was written under. CSV metrics are appended to the same ``metrics.csv``.
+    """
+    try:
+        checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception:  # checked by check_resume_checkpoint already; nothing to continue here
+        return
+    version = (checkpoint.get(RUN_RECORD_KEY) or {}).get("log_version")
+    if version is None:
+        return
+    for logger in trainer.loggers:
+        if isinstance(logger, (CSVLogger, TensorBoardLogger)) and logger._version is None:
+            logger._version = version
+            if isinstance(logger, CSVLogger):
+                _keep_earlier_metrics(logger, int(checkpoint.get("global_step", 0)))
+
+
+@rank_zero_only
+def _keep_earlier_metrics(logger: CSVLogger, resumed_step: int) -> None:
+    """Lightning's CSV writer deletes an existing ``metrics.csv``: hand its rows before ``resumed_step``
+    (the later ones are logged again by the resumed run) to the new writer, which saves them first."""
+    path = os.path.join(logger.log_dir, "metrics.csv")
+    if not os.path.isfile(path):
+        return
+    with open(path, newline="") as file:
+        rows = [{key: value for key, value in row.items() if value != ""} for row in csv.DictReader(file)]
+    earlier = [row for row in rows if int(float(row.get("step", 0))) < resumed_step]
+    writer = logger.experiment  # created now: the old file is gone, its rows are kept here
+    writer.metrics = [*earlier, *writer.metrics]
 
 
 def check_resume_checkpoint(path: str, model: Any = None) -> None:
@@ -367,6 +406,7 @@ class RobustCLI(LightningCLI):
             config["ckpt_path"] = ckpt_path
         if ckpt_path is not None and ckpt_path not in ("best", "hpc") and "://" not in str(ckpt_path):
             check_resume_checkpoint(str(ckpt_path), self.model)
+            continue_in_log_folder(self.trainer, str(ckpt_path))
             _announce(f"resuming from {ckpt_path}")
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
