@@ -101,7 +101,7 @@ def main(argv: Sequence[str]) -> int:
     console = Console()
     selected = select(spec, args.only)
     check_writable_folder(spec.output, "--output" if args.output else "output")
-    validate_runs(spec)  # every run's options, before anything trains (and in --list)
+    validate_runs(spec, selected)  # every (selected) run's options, before anything trains (and in --list)
     if args.list:
         for run in selected or spec.runs:
             console.print(run.run_id + ("  (done)" if is_done(spec.output, run.run_id) else ""), highlight=False)
