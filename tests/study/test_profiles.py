@@ -71,7 +71,8 @@ def test_slurm_script_submits_dependent_arrays(tmp_path: Path) -> None:
     sbatch = bin_dir / "sbatch"
     sbatch.write_text(f'#!/bin/bash\necho "$@" >> {log}\necho $((1000 + $(wc -l < {log})))\n')
     sbatch.chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CL_ROBUST": f"{sys.executable} -m cl_robust.cli"}
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CL_ROBUST": f"{sys.executable} -m cl_robust.cli",
+           "PYTHON": sys.executable}
     output = tmp_path / "out"
     result = subprocess.run(["bash", str(STUDY / "slurm_array.sh"), str(STUDY / "smoke.yaml"), str(output)],
                             env=env, capture_output=True, text=True, timeout=300)
@@ -80,8 +81,10 @@ def test_slurm_script_submits_dependent_arrays(tmp_path: Path) -> None:
     assert len(calls) == 5
     assert "--array=0-11" in calls[0] and "--dependency" not in calls[0]  # 12 pretraining runs
     assert "--array=0-31" in calls[1] and "--dependency=afterany:1001" in calls[1]
-    assert "--array=0-33" in calls[2] and "--dependency=afterany:1002" in calls[2]
-    assert "--array=0-33" in calls[3] and "--dependency=afterany:1002" in calls[3]
-    assert "--dependency=afterany:1003:1004" in calls[4] and "--report" in calls[4]
+    # evaluate and analyze wait for every training phase (an sl cell has no fine-tuning run), the
+    # report for every phase
+    assert "--array=0-33" in calls[2] and "--dependency=afterany:1001:1002" in calls[2]
+    assert "--array=0-33" in calls[3] and "--dependency=afterany:1001:1002" in calls[3]
+    assert "--dependency=afterany:1001:1002:1003:1004" in calls[4] and "--report" in calls[4]
     lists = {phase: (output / "slurm" / f"{phase}.txt").read_text().split() for phase in ("pretrain", "evaluate")}
     assert lists["pretrain"][0] == "pretrain-cifar10-sl-st" and len(lists["evaluate"]) == 34
