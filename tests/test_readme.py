@@ -28,7 +28,7 @@ def test_the_readme_marks_its_runnable_blocks_and_says_how_to_enter_the_environm
     assert "source .venv/bin/activate" in text and "CL_ROBUST_DATA" in text
 
 
-@pytest.mark.slow  # six cl-robust processes, a few minutes on 2 CPU cores
+@pytest.mark.slow  # eight cl-robust processes, a few minutes on 2 CPU cores
 @pytest.mark.real_data
 def test_the_readme_first_hour_runs_verbatim(real_cifar_root: str, tmp_path: Path) -> None:
     (tmp_path / "examples").symlink_to(REPO / "examples")
@@ -43,4 +43,6 @@ def test_the_readme_first_hour_runs_verbatim(real_cifar_root: str, tmp_path: Pat
     assert [r["name"] for r in report["results"]] == ["clean", "fgsm", "pgd20", "tm1"]
     assert report["dataset"]["images"] == 100
     assert (tmp_path / "results" / "first" / "analysis.json").is_file()
+    for run in ("pretrain/cl", "pretrain/cl-at", "finetune/linear", "finetune/linear-at", "finetune/full"):
+        assert (tmp_path / "runs" / run / "checkpoints" / "last.ckpt").is_file(), run
     assert "test/acc" in done.stdout  # cl-robust test printed the probe's test accuracy
