@@ -43,10 +43,12 @@ def submit_fit(slurm: Cluster, command: list[str], run_dir: Path, log: Path, *op
                         str(FIT_SCRIPT), *command[1:])
 
 
-def logged_steps(run_dir: Path, version: int) -> set[int]:
-    """The steps with a row in one of the run's CSV logs (version 0: first start, 1: after the requeue)."""
-    with open(run_dir / "lightning_logs" / f"version_{version}" / "metrics.csv") as file:
-        return {int(row["step"]) for row in csv.DictReader(file)}
+def logged_loss_steps(run_dir: Path) -> list[int]:
+    """The step of every ``train/loss`` row in the run's CSV log; a resumed run logs into the same
+    ``version_0/metrics.csv`` (the rows before the checkpoint's step kept, the later ones logged again)."""
+    assert sorted(path.name for path in (run_dir / "lightning_logs").iterdir()) == ["version_0"]
+    with open(run_dir / "lightning_logs" / "version_0" / "metrics.csv") as file:
+        return sorted(int(row["step"]) for row in csv.DictReader(file) if row.get("train/loss"))
 
 
 def signal_requeue_and_wait(slurm: Cluster, job: str, run_dir: Path, log: Path) -> int:
@@ -67,8 +69,8 @@ def signal_requeue_and_wait(slurm: Cluster, job: str, run_dir: Path, log: Path) 
     step = int(saved[0].split(" at step ")[1].split(";")[0])
     assert 2 <= step < 5, "saved in the middle of the first epoch, after the signal"
     assert output.count(f"cl-robust: resuming from {last}") == 1
-    assert set(range(step)) <= logged_steps(run_dir, 0), "the metrics logged before the requeue were written"
-    assert min(logged_steps(run_dir, 1)) == step, "the requeued job continued from the step the signal saved"
+    assert logged_loss_steps(run_dir) == list(range(STEPS)), \
+        "every step logged once: the rows before the requeue kept, the requeued job continuing after them"
     assert not list(run_dir.rglob("hpc_ckpt_*.ckpt")), "one resume source: last.ckpt"
     return step
 
