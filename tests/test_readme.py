@@ -12,6 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER = "<!-- readme-test: tests/test_readme.py runs this block -->"
+NOT_RUN = re.compile(r"<!-- readme-test: not run: (\S[^>]*) -->")
 
 
 def runnable_blocks(text: str) -> list[str]:
@@ -28,7 +29,15 @@ def test_the_readme_marks_its_runnable_blocks_and_says_how_to_enter_the_environm
     assert "source .venv/bin/activate" in text and "CL_ROBUST_DATA" in text
 
 
-@pytest.mark.slow  # eight cl-robust processes, a few minutes on 2 CPU cores
+def test_every_command_block_is_run_or_says_why_not() -> None:
+    """The line before each bash block is the run marker or ``not run: <why>`` (the study's scale, ...)."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    unmarked = [number + 1 for number, line in enumerate(lines) if line.strip() == "```bash"
+                and not (number and (lines[number - 1] == MARKER or NOT_RUN.fullmatch(lines[number - 1])))]
+    assert not unmarked, f"README bash blocks without a readme-test comment at lines {unmarked}"
+
+
+@pytest.mark.slow  # nine cl-robust commands (the last a study of 8 runs), a few minutes on 2 CPU cores
 @pytest.mark.real_data
 def test_the_readme_first_hour_runs_verbatim(real_cifar_root: str, tmp_path: Path) -> None:
     (tmp_path / "examples").symlink_to(REPO / "examples")
@@ -46,3 +55,6 @@ def test_the_readme_first_hour_runs_verbatim(real_cifar_root: str, tmp_path: Pat
     for run in ("pretrain/cl", "pretrain/cl-at", "finetune/linear", "finetune/linear-at", "finetune/full"):
         assert (tmp_path / "runs" / run / "checkpoints" / "last.ckpt").is_file(), run
     assert "test/acc" in done.stdout  # cl-robust test printed the probe's test accuracy
+    summary = json.loads((tmp_path / "results" / "laptop" / "summary.json").read_text())
+    assert {claim["id"] for claim in summary["claims"]} >= {"C1", "C3"}  # the study's verdicts on cl at - st
+    assert (tmp_path / "results" / "laptop" / "report.md").is_file()
