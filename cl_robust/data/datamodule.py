@@ -204,6 +204,23 @@ class CIFARDataModule(lightning.LightningDataModule):
                           per_class, val_per_class, test_per_class, num_workers, seed, on_device, order_seed)
         self.download = download
         self.num_classes: int = len(CIFAR_CLASSES[dataset])
+        self._check_batch_fits_subset()
+
+    def _check_batch_fits_subset(self) -> None:
+        """Refuse, before any image is read, a batch larger than every possible training subset.
+
+        With ``per_class`` set the training set holds at most ``(per_class - val_per_class) *
+        num_classes`` images; :meth:`setup` checks the exact size once the images are loaded.
+        """
+        if self.per_class is None:
+            return
+        most = (self.per_class - self.val_per_class) * self.num_classes
+        if self.batch_size > most:
+            raise ConfigError(
+                f"batch_size={self.batch_size} is larger than the training set (at most {most} images: "
+                f"per_class={self.per_class}, val_per_class={self.val_per_class}, {self.num_classes} classes) "
+                "and the last incomplete batch is dropped; lower batch_size or raise per_class"
+            )
 
     def _set_options(self, root: str | os.PathLike, batch_size: int, eval_batch_size: int | None,
                      per_class: int | None, val_per_class: int, test_per_class: int | None,
@@ -456,6 +473,7 @@ class ImageFolderDataModule(CIFARDataModule):
         self.download = False
         self._folder_classes = image_folder_classes(train_dir)
         self.num_classes = len(self._folder_classes)
+        self._check_batch_fits_subset()
 
     def _load(self, split: str) -> Split:
         images, labels, classes = load_image_folder(self.root, split, self.image_size)

@@ -36,6 +36,8 @@ BAD_GRIDS: dict[str, tuple[dict[str, Any], str]] = {
                                       "got '8' (did you mean 8/255?)"),
     "backbone with a dash": ({"backbone": "resnet-18"}, "backbone must be one of 'resnet_tiny', 'resnet18'"),
     "negative batch size": (_with("data", batch_size=-16), "batch_size must be a positive integer, got -16"),
+    "batch larger than the training subset": (_with("data", batch_size=100), "run pretrain-cifar10-cl-st: batch_size=100 "
+                                              "is larger than the training set (at most 80 images"),
     "training attack steps of 0": (_with("attack", steps=0), "run pretrain-cifar10-cl-at-eps8: steps must be an "
                                                              "integer >= 1"),
     "trainer option typo": (_with("pretrain", max_epoch=1), "Group 'trainer' does not accept option 'max_epoch'"),
