@@ -2,7 +2,8 @@
 
 Training runs: the composed config is parsed by the ``cl-robust fit`` parser (unknown or
 mistyped keys, from the grid or from an override), and the data module, the adversarial
-callback and (for pretraining) the model are built, which checks every value's domain.
+callback and the model are built, which checks every value's domain (a fine-tuning model is
+built on what its pretraining run's checkpoint will record, when that run is checked too).
 Evaluations and analyses: their arguments are parsed by the command's own parser and checked as
 the command checks them (attack names and options, numeric domains). An override whose pattern
 matches no run is refused. A problem raises ConfigError naming the run and the option.
@@ -64,7 +65,9 @@ class _TrainingConfigs:
     def __init__(self) -> None:
         self.parser: Any = None
         self.parsed: set[str] = set()
-        self.models_checked: set[str] = set()
+        self.models_checked: dict[str, dict[str, Any]] = {}  # model config -> the checkpoint metadata it writes
+        #: Pretraining run id -> what its checkpoint will record (the input a fine-tuning run is built on).
+        self.pretrained: dict[str, dict[str, Any]] = {}
 
     def _parse(self, config: dict[str, Any]) -> None:
         key = _shape(config)
@@ -101,8 +104,18 @@ class _TrainingConfigs:
         if run.phase == "pretrain":
             key = json.dumps(config["model"], sort_keys=True, default=str)
             if key not in self.models_checked:
-                _object(config["model"], num_classes=datamodule.num_classes)
-                self.models_checked.add(key)
+                model = _object(config["model"], num_classes=datamodule.num_classes)
+                self.models_checked[key] = model.checkpoint_metadata()
+            self.pretrained[run.run_id] = self.models_checked[key]
+        elif run.source in self.pretrained:
+            # Fine-tuning: its options built against what the pretraining run's checkpoint will record
+            # (FineTune takes that record in place of the file, which does not exist yet).
+            model = copy.deepcopy(config["model"])
+            model.setdefault("init_args", {}).pop("pretrained_checkpoint", None)
+            key = json.dumps([model, self.pretrained[run.source]], sort_keys=True, default=str)
+            if key not in self.models_checked:
+                _object(model, num_classes=datamodule.num_classes, pretrained=self.pretrained[run.source])
+                self.models_checked[key] = {}
 
 
 def _check_tool(run: Run, argv: list[str]) -> None:

@@ -32,6 +32,11 @@ BAD_GRIDS: dict[str, tuple[dict[str, Any], str]] = {
                                          "overrides[0].runs: 'finetune-*-moco-*' matches no run id of the grid"),
     "override value outside its domain": ({"overrides": [{"runs": "pretrain-*", "set": {"model.init_args.lr": -1}}]},
                                           "run pretrain-cifar10-cl-st: lr must be > 0, got -1"),
+    "fine-tuning option outside its domain": ({"overrides": [{"runs": "finetune-*-full_at-*",
+                                                             "set": {"model.init_args.weight_decay": -1}}]},
+                                              "run finetune-cifar10-cl-full_at-eps8: weight_decay must be"),
+    "fine-tuning mode typo": ({"overrides": [{"runs": "finetune-*-st", "set": {"model.init_args.mode": "lineer"}}]},
+                              "run finetune-cifar10-cl-st: mode must be one of 'linear', 'full'; got 'lineer'"),
     "eps 8 for 8/255": ({"eps": [8]}, "eps: training eps must be in (0, 1] (L-inf, pixels in [0, 1]), e.g. 8/255; "
                                       "got '8' (did you mean 8/255?)"),
     "backbone with a dash": ({"backbone": "resnet-18"}, "backbone must be one of 'resnet_tiny', 'resnet18'"),
