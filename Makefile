@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 test: venv
-	WANDB_MODE=disabled $(PY) -m pytest -q
+	WANDB_MODE=disabled $(PY) -m pytest -q --durations=15
 
 lint: venv
 	$(VENV)/bin/ruff check cl_robust tests benchmarks examples
