@@ -29,10 +29,15 @@ def preload() -> None:
             pass
 
 
-def run_child(argv: Sequence[str], log: str) -> None:
-    """In the forked process: output to ``log``, run the command, exit with its status."""
+def run_child(argv: Sequence[str], log: str, stop_on_ctrl_c: bool = True) -> None:
+    """In the forked process: output to ``log``, run the command, exit with its status.
+
+    ``stop_on_ctrl_c``: the run stops on SIGINT, as the study does; False when the study was started
+    ignoring it (``nohup ... &``, a background job of a script), so a stray SIGINT stops neither.
+    """
     code = 1
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # the server ignores Ctrl-C; its runs stop on it
+    if stop_on_ctrl_c:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the server ignores Ctrl-C; its runs stop on it
     try:
         descriptor = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(descriptor, 1)
@@ -57,7 +62,9 @@ def run_child(argv: Sequence[str], log: str) -> None:
 def serve() -> None:
     """Answer requests on stdin until it closes."""
     # Ctrl-C in the terminal reaches the whole process group: the run in progress stops on it, the
-    # server stays quiet and ends when the study closes its stdin.
+    # server stays quiet and ends when the study closes its stdin. A study started with SIGINT
+    # ignored passes that on (the server inherits it): its runs ignore SIGINT too.
+    stop_on_ctrl_c = signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload()
     reply = sys.stdout
@@ -68,7 +75,7 @@ def serve() -> None:
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:
-            run_child(request["argv"], request["log"])
+            run_child(request["argv"], request["log"], stop_on_ctrl_c)
         _, status = os.waitpid(pid, 0)
         reply.write(json.dumps({"code": os.waitstatus_to_exitcode(status)}) + "\n")
         reply.flush()

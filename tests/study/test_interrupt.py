@@ -7,10 +7,27 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .conftest import write_grid
+
+
+def start_in_own_group(command: list[str], env: dict[str, str], ctrl_c: Any) -> subprocess.Popen:
+    """The study in its own process group, as a terminal starts it, with SIGINT set to ``ctrl_c``
+    (SIG_DFL: a terminal's foreground job; SIG_IGN: ``nohup ... &``), whatever this process has."""
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, ctrl_c))
+
+
+def interrupt_after(path: Path, process: subprocess.Popen) -> None:
+    """SIGINT to the study's whole process group (what Ctrl-C sends) once ``path`` exists."""
+    deadline = time.monotonic() + 240
+    while not path.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert path.is_file(), "the first run did not finish"
+    os.killpg(process.pid, signal.SIGINT)
 
 
 @pytest.mark.slow  # a small study, interrupted and resumed in real processes
@@ -19,15 +36,9 @@ def test_ctrl_c_ends_with_one_line_and_the_same_command_resumes(tmp_path: Path) 
     output = tmp_path / "out"
     command = [sys.executable, "-m", "cl_robust.cli", "study", "--config", str(grid), "--output", str(output)]
     env = dict(os.environ, WANDB_MODE="disabled", OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    # Its own process group, as a terminal has: Ctrl-C reaches the study and the run in progress.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                               start_new_session=True)
+    process = start_in_own_group(command, env, ctrl_c=signal.SIG_DFL)
     first = output / "runs" / "pretrain-cifar10-sl-st" / "done.json"
-    deadline = time.monotonic() + 240
-    while not first.is_file() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert first.is_file(), "the first run did not finish"
-    os.killpg(process.pid, signal.SIGINT)
+    interrupt_after(first, process)
     _, err = process.communicate(timeout=120)
     lines = [line for line in err.splitlines() if line.strip()]
     assert process.returncode == 130, err[-3000:]
@@ -40,3 +51,18 @@ def test_ctrl_c_ends_with_one_line_and_the_same_command_resumes(tmp_path: Path) 
     assert again.returncode == 0, again.stderr[-3000:]
     assert (output / "report.md").is_file() and first.is_file()
     assert "pretrain-cifar10-sl-st: done" not in again.stdout  # kept, not run again
+
+
+@pytest.mark.slow  # a small study in real processes
+def test_a_study_started_ignoring_sigint_and_its_runs_go_on(tmp_path: Path) -> None:
+    """Started with SIGINT ignored (``nohup cl-robust study ... &``), a SIGINT to the group stops
+    neither the study nor its runs: every run finishes."""
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "cl_robust.cli", "study", "--config",
+               str(write_grid(tmp_path, schemes=["sl"], scenarios=["st"])), "--output", str(output)]
+    env = dict(os.environ, WANDB_MODE="disabled", OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    process = start_in_own_group(command, env, ctrl_c=signal.SIG_IGN)
+    interrupt_after(output / "runs" / "pretrain-cifar10-sl-st" / "done.json", process)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-3000:]
+    assert (output / "report.md").is_file()
