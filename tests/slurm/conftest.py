@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -98,7 +99,10 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     install = os.environ.get("CL_ROBUST_SLURM_INSTALL") == "1"
     if not install:
         start.append("--no-install")
-    result = subprocess.run(start, capture_output=True, text=True, timeout=900)
+    # The daemons (and so every job) get the default SIGINT: a test session started with SIGINT
+    # ignored (a background job of a script) passed that on, and a requeued job then failed.
+    result = subprocess.run(start, capture_output=True, text=True, timeout=900,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if result.returncode == UNAVAILABLE:
         reason = result.stderr.strip().splitlines()[-1]
         if not install:
