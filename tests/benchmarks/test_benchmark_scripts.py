@@ -30,6 +30,9 @@ def test_quick_mode_prints_ratio_line(name: str, target: str) -> None:
         assert any(line.startswith("resnet_tiny pgd10") for line in lines)
     if name == "cka":
         assert any(line.startswith("max |ours bf16 - ours float32|") for line in lines)
+        assert any(line.startswith("torch_cka") for line in lines)
+        compared = next(line for line in lines if line.startswith("max |ours - torch_cka| over the CKA matrix: "))
+        assert float(compared.rsplit(": ", 1)[1].split()[0]) < 0.05  # tiny model, 64 images: the same minibatch CKA
     if name == "evaluate":  # our AutoAttack and pyautoattack's leave the same images correctly classified
         assert any(line.endswith("the same images: yes") for line in lines), lines
 

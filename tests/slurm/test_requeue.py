@@ -102,11 +102,12 @@ def test_cancelled_job_submitted_again_resumes_from_last_checkpoint(slurm: Clust
     run_dir, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
     command = fit_command(synthetic_root, run_dir)
     first = submit_fit(slurm, command, run_dir, tmp_path / "first.out")
-    slurm.wait(lambda: (run_dir / "checkpoints" / "epoch=0-step=4.ckpt").exists(), "step 4 checkpoint", 240)
+    slurm.wait(lambda: (run_dir / "checkpoints" / "epoch=0-step=2.ckpt").exists(), "step 2 checkpoint", 240)
     slurm.command("scancel", first)
     slurm.wait_ended(first, timeout=60)
     assert slurm.state(first) == "CANCELLED"
-    assert 0 < load(last)["global_step"] < 5, "cancelled in the middle of the first epoch"
+    # Steps take 0.3 s: on a busy machine a few more pass before the cancellation lands.
+    assert 0 < load(last)["global_step"] < STEPS, "cancelled before the end"
 
     again = submit_fit(slurm, command, run_dir, tmp_path / "again.out")
     slurm.wait_ended(again, timeout=240)
