@@ -14,7 +14,7 @@ from .conftest import SMOKE, study, summary
 @pytest.fixture(scope="module")
 def smoke_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("smoke") / "out"
-    assert study("--config", str(SMOKE), "--output", str(output)) == 0
+    assert study("--config", str(SMOKE), "--output", str(output), "--jobs", "2") == 0  # two runs at once: 2 cores
     return output
 
 
