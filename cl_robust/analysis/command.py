@@ -54,12 +54,12 @@ from cl_robust.commands.options import (
     prepare_output_dir,
     resolve_device,
 )
+from cl_robust.commands.progress import image_bar
 from cl_robust.commands.tracking import open_wandb_run
 from cl_robust.commands.versions import versions
 from cl_robust.data.augment import to_float
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
-from cl_robust.evaluation.progress import image_bar
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,19 +8,11 @@ so far, time left). Bars are tqdm's (a dependency of Lightning) and are drawn on
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from torch import Tensor
-from tqdm import tqdm
 
-
-def image_bar(total: int | None, description: str, enabled: bool) -> tqdm:
-    """A tqdm bar over images on stderr (images done, rate, time left); draws nothing when not ``enabled``."""
-    # In a log file (a study run's stdout.log) one line every half minute instead of twice a second.
-    interval = 0.5 if sys.stderr.isatty() else 30.0
-    return tqdm(total=total, desc=description, unit="img", file=sys.stderr, disable=not enabled, leave=True,
-                dynamic_ncols=True, mininterval=interval)
+from cl_robust.commands.progress import image_bar
 
 
 def accuracies_text(names: Sequence[str], counts: Tensor, skipped: Sequence[bool]) -> str:
