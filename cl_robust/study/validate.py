@@ -65,9 +65,11 @@ class _TrainingConfigs:
     def __init__(self) -> None:
         self.parser: Any = None
         self.parsed: set[str] = set()
-        self.models_checked: dict[str, dict[str, Any]] = {}  # model config -> the checkpoint metadata it writes
-        #: Pretraining run id -> what its checkpoint will record (the input a fine-tuning run is built on).
+        #: Pretraining model config -> the metadata its checkpoint records (built once per config).
+        self.pretraining_metadata: dict[str, dict[str, Any]] = {}
+        #: Pretraining run id -> that metadata: what a fine-tuning run reading its checkpoint is built on.
         self.pretrained: dict[str, dict[str, Any]] = {}
+        self.finetunes_checked: set[str] = set()
 
     def _parse(self, config: dict[str, Any]) -> None:
         key = _shape(config)
@@ -103,19 +105,19 @@ class _TrainingConfigs:
             _object(config["adversarial"])
         if run.phase == "pretrain":
             key = json.dumps(config["model"], sort_keys=True, default=str)
-            if key not in self.models_checked:
+            if key not in self.pretraining_metadata:
                 model = _object(config["model"], num_classes=datamodule.num_classes)
-                self.models_checked[key] = model.checkpoint_metadata()
-            self.pretrained[run.run_id] = self.models_checked[key]
+                self.pretraining_metadata[key] = model.checkpoint_metadata()
+            self.pretrained[run.run_id] = self.pretraining_metadata[key]
         elif run.source in self.pretrained:
             # Fine-tuning: its options built against what the pretraining run's checkpoint will record
             # (FineTune takes that record in place of the file, which does not exist yet).
             model = copy.deepcopy(config["model"])
             model.setdefault("init_args", {}).pop("pretrained_checkpoint", None)
             key = json.dumps([model, self.pretrained[run.source]], sort_keys=True, default=str)
-            if key not in self.models_checked:
+            if key not in self.finetunes_checked:
                 _object(model, num_classes=datamodule.num_classes, pretrained=self.pretrained[run.source])
-                self.models_checked[key] = {}
+                self.finetunes_checked.add(key)
 
 
 def _check_tool(run: Run, argv: list[str]) -> None:
