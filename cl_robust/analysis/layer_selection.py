@@ -1,4 +1,4 @@
-"""Which layers of a cl_robust model to analyse: ``blocks``, ``all`` or a comma-separated list of names.
+"""Which layers of a cl_robust model to analyse: ``blocks``, ``all``, ``reference`` or a comma-separated list of names.
 
 Names are those of ``model.named_modules()`` (``encoder.layer1.0``, ``classifier``); a module
 that runs several times per forward is split into ``name#0``, ``name#1``, ... (see
@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from cl_robust.analysis.layers import CALL_SEPARATOR, LayerRecorder, all_module_names, block_names
+from cl_robust.analysis.reference_layers import REFERENCE, ReferenceRecorder, reference_layers
 from cl_robust.errors import ConfigError
 
 ENCODER = "encoder"
@@ -58,10 +59,13 @@ def forward_order(model: nn.Module, names: list[str]) -> list[str]:
     return ordered
 
 
-def resolve_layers(model: nn.Module, selection: str) -> list[str]:
+def resolve_layers(model: nn.Module, selection: str, image_size: tuple[int, int] = (32, 32)) -> list[str]:
     """Layer names for ``selection``: ``blocks`` (stem-free residual-block outputs, pooled features, logits),
-    ``all`` (every non-container module that runs in ``forward``, in the order of its outputs) or
-    ``name1,name2,...`` (as given)."""
+    ``all`` (every non-container module that runs in ``forward``, in the order of its outputs),
+    ``reference`` (torch_cka's set: every named module on the forward path, see
+    :mod:`~cl_robust.analysis.reference_layers`) or ``name1,name2,...`` (as given)."""
+    if selection == REFERENCE:
+        return reference_layers(model, image_size)
     encoder = getattr(model, ENCODER, None)
     if selection == "blocks":
         if not isinstance(encoder, nn.Module):
@@ -72,13 +76,18 @@ def resolve_layers(model: nn.Module, selection: str) -> list[str]:
         return forward_order(model, all_module_names(model))
     names = [name.strip() for name in selection.split(",") if name.strip()]
     if not names:
-        raise ConfigError("layers must be 'blocks', 'all' or a comma-separated list of module names")
+        raise ConfigError("layers must be 'blocks', 'all', 'reference' or a comma-separated list of module names")
     counts = _call_counts(model, [name.partition(CALL_SEPARATOR)[0] for name in names])  # unknown names raise here
     silent = [name for name in names if counts[name.partition(CALL_SEPARATOR)[0]] == 0]
     if silent:
         raise ConfigError(f"layers: {', '.join(map(repr, silent))} do not run in the model's forward "
                           f"(e.g. the projection head); choose modules on the path to the logits")
     return names
+
+
+def recorder_for(model: nn.Module, layers: list[str], selection: str) -> LayerRecorder | ReferenceRecorder:
+    """The recorder of ``layers`` for ``selection``: torch_cka's references for ``reference``, copies otherwise."""
+    return ReferenceRecorder(model, layers) if selection == REFERENCE else LayerRecorder(model, layers)
 
 
 def display_name(layer: str) -> str:
