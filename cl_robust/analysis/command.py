@@ -33,11 +33,11 @@ from cl_robust.analysis.cka import MIN_BATCH_SIZE, MinibatchCKA, cka_diagonal
 from cl_robust.analysis.feature_pass import FEATURE_PRECISIONS, feature_pass
 from cl_robust.analysis.layer_selection import display_name, recorder_for, resolve_layers
 from cl_robust.analysis.layers import LayerRecorder
-from cl_robust.analysis.reference_layers import REFERENCE, ReferenceRecorder, reference_layers
-from cl_robust.analysis.reference_statistic import ReferenceStatistic
 from cl_robust.analysis.plots import cka_heatmaps, layer_curves, redundancy_title
 from cl_robust.analysis.probes import layer_probes
 from cl_robust.analysis.redundancy import redundancy_scores
+from cl_robust.analysis.reference_layers import REFERENCE, ReferenceRecorder, reference_layers
+from cl_robust.analysis.reference_statistic import ReferenceStatistic
 from cl_robust.attacks import AttackConfig, cross_entropy_attack, parse_eps
 from cl_robust.attacks.state import seeded
 from cl_robust.commands.checkpoint import LoadedClassifier, check_fits, load_classifier

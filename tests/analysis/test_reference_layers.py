@@ -11,8 +11,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from cl_robust.analysis import MinibatchCKA
-from cl_robust.analysis.reference_layers import ROOT, ReferenceRecorder, reference_layers
 from cl_robust.analysis.redundancy import redundancy_scores
+from cl_robust.analysis.reference_layers import ROOT, ReferenceRecorder, reference_layers
 from cl_robust.cli import main
 from cl_robust.commands.checkpoint import load_classifier
 from cl_robust.data.cifar import load_split
