@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-CellKey = tuple[str, str, str, "str | None"]
+CellKey = tuple[str, str, str, "str | None", "int | None"]
 #: Redundancy scores kept per input kind and baseline.
 SCORES: tuple[str, ...] = ("mean_offdiagonal", "mean_all", "largest_block_fraction")
 BASELINES: tuple[str, ...] = ("init_bn", "reestimated_bn")
@@ -69,6 +69,7 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
             attacks[row["name"]]["values"].append(row["accuracy"])
     result: dict[str, Any] = {
         "dataset": first["dataset"], "scheme": first["scheme"], "scenario": first["scenario"], "eps": first["eps"],
+        "length": first.get("length"),
         "seeds": [cell.get("seed", 0) for cell in cells],
         # The seeds whose evaluation / analysis finished: what each mean +- sd is over.
         "seeds_evaluated": [cell.get("seed", 0) for cell in cells if cell.get("clean_accuracy") is not None],
@@ -104,5 +105,6 @@ def group_by_cell(cells: Iterable[dict[str, Any]]) -> dict[CellKey, list[dict[st
     """Per-seed cell summaries grouped by (dataset, scheme, scenario, eps), in first-seen order."""
     groups: dict[CellKey, list[dict[str, Any]]] = {}
     for cell in cells:
-        groups.setdefault((cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"]), []).append(cell)
+        groups.setdefault((cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"], cell.get("length")),
+                          []).append(cell)
     return groups

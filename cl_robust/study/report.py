@@ -59,7 +59,7 @@ def cell_summary(spec: StudySpec, evaluate: Run) -> dict[str, Any]:
     clean = next((row["accuracy"] for row in robustness if row["kind"] == "clean"), None)
     main = main_attack(robustness)
     return {"dataset": evaluate.dataset, "scheme": evaluate.scheme, "scenario": evaluate.scenario,
-            "eps": evaluate.eps, "seed": evaluate.seed, "checkpoint_run": evaluate.source,
+            "eps": evaluate.eps, "length": evaluate.length, "seed": evaluate.seed, "checkpoint_run": evaluate.source,
             "status": {"evaluate": run_status(spec, evaluate.run_id), "analyze": run_status(spec, analyze_id)},
             "clean_accuracy": clean, "robust_accuracy": main["accuracy"] if main else None,
             "robust_attack": main["name"] if main else None, "attacks": robustness,
@@ -178,7 +178,7 @@ def study_claims(spec: StudySpec, by_cell: dict[tuple, list[dict[str, Any]]]) ->
                 chosen = spec.raw["scenarios"].get(claim.scheme, [])
                 if claim.scenario_a not in chosen or claim.scenario_b not in chosen:
                     continue
-                first, second = (by_cell.get((dataset, claim.scheme, name, None if name == "st" else eps), [])
+                first, second = (by_cell.get((dataset, claim.scheme, name, None if name == "st" else eps, None), [])
                                  for name in (claim.scenario_a, claim.scenario_b))
                 if claim.statistic == "redundancy":
                     entry = claim_entry(claim, dataset, eps, _per_seed(first, redundancy_value),
