@@ -58,6 +58,21 @@ def untrained_value(cell: dict[str, Any], baseline: str, score: str = "mean_offd
     return ((cell.get("untrained") or {}).get(baseline, {}).get("redundancy") or {}).get(score)
 
 
+def reference_value(cell: dict[str, Any], kind: str = "clean", score: str = "mean_all") -> float | None:
+    """The reference statistic (torch_cka's layer set, whole-matrix mean) of a cell (None when not analysed)."""
+    return ((cell.get("reference") or {}).get("redundancy", {}).get(kind) or {}).get(score)
+
+
+def reference_untrained_value(cell: dict[str, Any], baseline: str, score: str = "mean_all") -> float | None:
+    """The reference statistic of a cell's untrained baseline (None when absent)."""
+    return ((cell.get("reference") or {}).get("untrained", {}).get(baseline) or {}).get(score)
+
+
+def scenario_label(scenario: str, length: int | None) -> str:
+    """How a cell's scenario appears in tables: ``full_at (2 ep)`` for a fine-tuning length."""
+    return scenario if length is None else f"{scenario} ({length} ep)"
+
+
 def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean +- sd over the seeds of one cell (``cells``: its per-seed summaries)."""
     first = cells[0]
@@ -69,7 +84,7 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
             attacks[row["name"]]["values"].append(row["accuracy"])
     result: dict[str, Any] = {
         "dataset": first["dataset"], "scheme": first["scheme"], "scenario": first["scenario"], "eps": first["eps"],
-        "length": first.get("length"),
+        "length": first.get("length"), "label": scenario_label(first["scenario"], first.get("length")),
         "seeds": [cell.get("seed", 0) for cell in cells],
         # The seeds whose evaluation / analysis finished: what each mean +- sd is over.
         "seeds_evaluated": [cell.get("seed", 0) for cell in cells if cell.get("clean_accuracy") is not None],
@@ -88,6 +103,9 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
             None if redundancy_value(cell, score) is None or untrained_value(cell, baseline, score) is None
             else redundancy_value(cell, score) - untrained_value(cell, baseline, score)  # type: ignore[operator]
             for cell in cells) for score in SCORES} for baseline in BASELINES},
+        "reference": {kind: seed_stats(reference_value(cell, kind) for cell in cells) for kind in kinds},
+        "reference_untrained": {baseline: seed_stats(reference_untrained_value(cell, baseline) for cell in cells)
+                                for baseline in BASELINES},
         "bootstrap_halfwidth": seed_stats(
             (interval[1] - interval[0]) / 2 if interval else None
             for interval in ((cell.get("interval", {}).get("clean") or {}).get("mean_offdiagonal") for cell in cells)),

@@ -10,23 +10,19 @@ skipped run and why.
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from cl_robust.study.aggregate import aggregate, group_by_cell, redundancy_value, untrained_value
-from cl_robust.study.claims import CLAIMS, RULE, claim_entry
+from cl_robust.study.aggregate import aggregate, group_by_cell, scenario_label
+from cl_robust.study.claims import RULE
 from cl_robust.study.figures import INPUT_KINDS, cka_grid, probe_curves
 from cl_robust.study.grid import MIXES, SCENARIOS, Run, StudySpec, eps_tag
+from cl_robust.study.length_figure import redundancy_by_length
 from cl_robust.study.records import DONE_FILE, failure, read_json, run_dir, write_json, write_text
 from cl_robust.study.tools import read_analysis, read_robustness
-
-#: Redundancy score the report reads (mean off-diagonal layer x layer CKA on clean inputs).
-REDUNDANCY_SCORE = "mean_offdiagonal"
-#: The reference's statistic, shown beside ours: the mean of the whole matrix, diagonal included.
-REFERENCE_SCORE = "mean_all"
+from cl_robust.study.verdicts import REDUNDANCY_SCORE, REFERENCE_SCORE, claims_table, lengths_of, study_claims
 
 
 def run_status(spec: StudySpec, run_id: str) -> dict[str, Any]:
@@ -65,7 +61,8 @@ def cell_summary(spec: StudySpec, evaluate: Run) -> dict[str, Any]:
             "robust_attack": main["name"] if main else None, "attacks": robustness,
             "redundancy": analysis.get("redundancy", {}), "interval": analysis.get("interval", {}),
             "untrained": analysis.get("untrained", {}), "cka": analysis.get("cka", {}),
-            "probes": analysis.get("probes", {}), "layers": analysis.get("layers", [])}
+            "probes": analysis.get("probes", {}), "layers": analysis.get("layers", []),
+            "reference": analysis.get("reference", {})}
 
 
 def stat_text(stats: dict[str, Any] | None, percent: bool = False, digits: int = 3) -> str:
@@ -114,14 +111,14 @@ def accuracy_table(chosen: list[dict[str, Any]]) -> list[str]:
             if interval and entry.get("n") == 1:
                 text += f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
             shown.append(text)
-        lines.append("| " + " | ".join([cell["scheme"], cell["scenario"], str(len(cell["seeds_evaluated"])), *shown])
+        lines.append("| " + " | ".join([cell["scheme"], cell["label"], str(len(cell["seeds_evaluated"])), *shown])
                      + " |")
     return lines
 
 
 def paper_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios: list[str]) -> list[str]:
     """Rows schemes, columns scenarios, ``clean / robust`` (%, mean ± sd over seeds) like the paper's tables."""
-    by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
+    by_key = {(cell["scheme"], cell["label"]): cell for cell in chosen}
     lines = ["| scheme | " + " | ".join(scenarios) + " |", "|---|" + "---|" * len(scenarios)]
     for scheme in schemes:
         entries = []
@@ -135,10 +132,11 @@ def paper_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios: lis
 
 def redundancy_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios: list[str]) -> list[str]:
     """Redundancy beside its untrained baselines, the change from them, and robust accuracy (mean ± sd over seeds)."""
-    by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
+    by_key = {(cell["scheme"], cell["label"]): cell for cell in chosen}
     lines = ["| scheme | scenario | redundancy (clean) | ± bootstrap | whole-matrix mean (clean) | "
              "redundancy (adversarial) | untrained, BN init | untrained, BN re-est. | change from untrained "
-             "(re-est.) | robust accuracy (%) |", "|" + "---|" * 10]
+             "(re-est.) | reference statistic (clean) | its untrained (re-est.) | robust accuracy (%) |",
+             "|" + "---|" * 12]
     for scheme in schemes:
         for scenario in scenarios:
             cell = by_key.get((scheme, scenario))
@@ -149,69 +147,9 @@ def redundancy_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios
                       stat_text(cell["untrained"]["init_bn"].get(REDUNDANCY_SCORE)),
                       stat_text(cell["untrained"]["reestimated_bn"].get(REDUNDANCY_SCORE)),
                       stat_text(cell["change_from_untrained"]["reestimated_bn"].get(REDUNDANCY_SCORE)),
+                      stat_text(cell["reference"].get("clean")), stat_text(cell["reference_untrained"]["reestimated_bn"]),
                       stat_text(cell["robust_accuracy"], True)]
             lines.append(f"| {scheme} | {scenario} | " + " | ".join(values) + " |")
-    return lines
-
-
-def _per_seed(cells: list[dict[str, Any]], value: Any) -> dict[int, float]:
-    found = {cell["seed"]: value(cell) for cell in cells}
-    return {seed: v for seed, v in found.items() if v is not None}
-
-
-def _noise_floor(cells: list[dict[str, Any]]) -> float | None:
-    """The largest seed-to-seed sd of the untrained network's redundancy (either BatchNorm variant)."""
-    spreads = []
-    for baseline in ("init_bn", "reestimated_bn"):
-        values = [v for v in (untrained_value(cell, baseline, REDUNDANCY_SCORE) for cell in cells) if v is not None]
-        if len(values) > 1:
-            spreads.append(statistics.stdev(values))
-    return max(spreads) if spreads else None
-
-
-def study_claims(spec: StudySpec, by_cell: dict[tuple, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Every claim of :data:`~cl_robust.study.claims.CLAIMS` the grid can test, for each data set and eps."""
-    entries = []
-    for dataset in spec.raw["datasets"]:
-        for eps in spec.raw["eps"]:
-            for claim in CLAIMS:
-                chosen = spec.raw["scenarios"].get(claim.scheme, [])
-                if claim.scenario_a not in chosen or claim.scenario_b not in chosen:
-                    continue
-                first, second = (by_cell.get((dataset, claim.scheme, name, None if name == "st" else eps, None), [])
-                                 for name in (claim.scenario_a, claim.scenario_b))
-                if claim.statistic == "redundancy":
-                    entry = claim_entry(claim, dataset, eps, _per_seed(first, redundancy_value),
-                                        _per_seed(second, redundancy_value), _noise_floor(first + second),
-                                        (_per_seed(first, lambda c: redundancy_value(c, REFERENCE_SCORE)),
-                                         _per_seed(second, lambda c: redundancy_value(c, REFERENCE_SCORE))))
-                else:
-                    entry = claim_entry(claim, dataset, eps, _per_seed(first, lambda c: c["robust_accuracy"]),
-                                        _per_seed(second, lambda c: c["robust_accuracy"]), None)
-                entries.append(entry)
-    return entries
-
-
-def _signed(value: float | None, percent: bool) -> str:
-    if value is None:
-        return "-"
-    return f"{100 * value:+.1f}" if percent else f"{value:+.4f}"
-
-
-def claims_table(claims: list[dict[str, Any]]) -> list[str]:
-    """One row per claim: what was published, the difference with its 95% interval, and the verdict."""
-    lines = ["| claim | data, eps | scheme | comparison | statistic | published | difference (95% interval) | "
-             "reference statistic | seeds | verdict |", "|" + "---|" * 10]
-    for entry in claims:
-        percent = entry["statistic"] == "robust_accuracy"
-        interval = entry["interval95"]
-        shown = _signed(entry["difference"], percent) + (
-            f" ({_signed(interval[0], percent)}, {_signed(interval[1], percent)})" if interval else "")
-        reference = (entry.get("reference_statistic") or {}).get("difference")
-        statistic = ("robust acc. (%, TM-II)" if percent else "mean off-diag. CKA") + f", {entry['direction']}"
-        lines.append(f"| {entry['id']} | {entry['dataset']}, {entry['eps']} | {entry['scheme']} | {entry['comparison']} | "
-                     f"{statistic} | {entry['published']} | {shown} | {_signed(reference, False) if reference is not None else '-'} | "
-                     f"{len(entry['seeds'])} | **{entry['verdict']}** ({entry['reason']}) |")
     return lines
 
 
@@ -232,7 +170,9 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     aggregated = [aggregate(group) for group in by_cell.values()]
     claims = study_claims(spec, by_cell)
     schemes = list(spec.raw["schemes"])
-    scenarios = [name for name in SCENARIOS if any(name in spec.raw["scenarios"][s] for s in schemes)]
+    scenarios = [scenario_label(name, length) for name in SCENARIOS
+                 if any(name in spec.raw["scenarios"][s] for s in schemes)
+                 for length in lengths_of(spec, name)]
     seeds = list(spec.raw["seeds"])
     figures_dir = spec.output / "figures"
     lines = [f"# Study `{spec.name}`", "",
@@ -249,7 +189,7 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     for dataset, eps, chosen in groups(spec, aggregated):
         title = f"{dataset}" + (f", training eps {eps}" if eps else "")
         tag = f"{dataset}" + (f"_{eps_tag(eps)}" if eps else "")
-        by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
+        by_key = {(cell["scheme"], cell["label"]): cell for cell in chosen}
         lines += [f"## {title}", "", "### Clean / robust accuracy (%)", "",
                   f"Robust = {next((c['robust_attack'] for c in chosen if c['robust_attack']), 'n/a')}.", "",
                   *paper_table(chosen, schemes, scenarios), "", "Every attack:", "", *accuracy_table(chosen), "",
@@ -259,6 +199,9 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
         made = [cka_grid(by_key, schemes, scenarios, kind, title, figures_dir / f"cka_{tag}_{kind}.png")
                 for kind in INPUT_KINDS]
         made.append(probe_curves(by_key, schemes, scenarios, title, figures_dir / f"probes_{tag}.png"))
+        if spec.raw.get("finetune_lengths"):
+            made.append(redundancy_by_length(chosen, schemes, spec.raw["finetune_lengths"], title,
+                                             figures_dir / f"redundancy_by_length_{tag}.png"))
         shown = [path for path in made if path is not None]
         figures += [str(path.relative_to(spec.output)) for path in shown]
         if shown:
@@ -294,7 +237,7 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     for column in ("dataset", "scheme", "scenario", "eps", "seeds eval./anal.", "clean %", "robust %", "redundancy", "untrained"):
         table.add_column(column)
     for cell in summary["aggregated"]:
-        table.add_row(cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"] or "-",
+        table.add_row(cell["dataset"], cell["scheme"], cell["label"], cell["eps"] or "-",
                       f"{len(cell['seeds_evaluated'])}/{len(cell['seeds_analysed'])}",
                       stat_text(cell["clean_accuracy"], True), stat_text(cell["robust_accuracy"], True),
                       stat_text((cell["redundancy"].get("clean") or {}).get(REDUNDANCY_SCORE)),

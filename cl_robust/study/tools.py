@@ -92,4 +92,18 @@ def read_analysis(run_dir: Path) -> dict[str, Any] | None:
     return {"layers": analysis.get("layers", []), "adversarial_eps": label,
             "cka": {kind: entry["cka"] for kind, entry in entries.items()},
             "redundancy": {kind: entry.get("redundancy") or {} for kind, entry in entries.items()},
-            "interval": intervals, "untrained": untrained, "probes": probes}
+            "interval": intervals, "untrained": untrained, "probes": probes,
+            "reference": _reference(analysis.get("reference"), label)}
+
+
+def _reference(reference: dict[str, Any] | None, label: str | None) -> dict[str, Any]:
+    """The reference statistic's redundancy scores (torch_cka's layer set) by input kind and untrained baseline."""
+    if not reference:
+        return {}
+    kinds = {"clean": reference.get("clean")}
+    if label is not None and label in (reference.get("adversarial") or {}):
+        kinds["adversarial"] = reference["adversarial"][label]
+    return {"layers": len(reference.get("layers", [])),
+            "redundancy": {kind: (entry or {}).get("redundancy") or {} for kind, entry in kinds.items()},
+            "untrained": {name: (entry or {}).get("redundancy") or {}
+                          for name, entry in (reference.get("untrained") or {}).items()}}

@@ -37,8 +37,20 @@ def test_each_length_is_evaluated_and_analysed_from_its_epoch_checkpoint(grid_di
     # The linear probe of `at` has no lengths: one evaluation of its last.ckpt.
     assert (runs / "evaluate-cifar10-cl-at-eps8" / "robustness.json").is_file()
     assert not list(runs.glob("finetune-cifar10-cl-at-eps8/checkpoints/epoch[0-9].ckpt"))
-    lengths = {(cell["scenario"], cell["length"]) for cell in summary(output)["cells"]}
-    assert lengths == {("at", None), ("full_at", 1), ("full_at", 2)}
+    report = summary(output)
+    assert {(cell["scenario"], cell["length"]) for cell in report["cells"]} == {("at", None), ("full_at", 1),
+                                                                                ("full_at", 2)}
+    # C2 judged at each length, on both statistics, with the paired interval's verdict beside the rule's.
+    claims = [entry for entry in report["claims"] if entry["id"] == "C2"]
+    assert [(entry["comparison"], entry["length"]) for entry in claims] == [("full_at (1 ep) - at", 1),
+                                                                             ("full_at (2 ep) - at", 2)]
+    for entry in claims:
+        assert entry["reference_statistic"]["name"].startswith("reference statistic: torch_cka's layer set")
+        assert entry["reference_statistic"]["verdict"] == "inconclusive"  # one seed
+        assert entry["without_noise_floor"]["reason"] == "fewer than 2 seeds"
+    assert all(cell["reference"]["clean"] is not None for cell in report["aggregated"])
+    assert (output / "figures" / "redundancy_by_length_cifar10_eps8.png").is_file()
+    assert "full_at (2 ep)" in (output / "report.md").read_text()
 
 
 @pytest.mark.parametrize("lengths", [[], [2, 1], [1, 1], [0, 2], "2", [1.5]])
