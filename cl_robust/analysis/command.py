@@ -31,6 +31,7 @@ from cl_robust.analysis.baseline import BASELINES, untrained_baselines
 from cl_robust.analysis.bootstrap import RESAMPLES, bootstrap_cka
 from cl_robust.analysis.cka import MIN_BATCH_SIZE, MinibatchCKA, cka_diagonal
 from cl_robust.analysis.feature_pass import FEATURE_PRECISIONS, feature_pass
+from cl_robust.analysis.headline import describe_model, headline
 from cl_robust.analysis.layer_selection import display_name, recorder_for, resolve_layers
 from cl_robust.analysis.layers import LayerRecorder
 from cl_robust.analysis.plots import cka_heatmaps, layer_curves, redundancy_title
@@ -214,8 +215,9 @@ def main(argv: Sequence[str]) -> int:
         _analyze(device, args, folder, prepared)
     else:
         launch(_analyze, args.devices, device, args, folder)
-    figures = json.loads((folder / "analysis.json").read_text())["figures"]
-    print(f"wrote {folder / 'analysis.json'} and {len(figures)} figures to {folder}")
+    report = json.loads((folder / "analysis.json").read_text())
+    print(headline(report))
+    print(f"wrote {folder / 'analysis.json'} and {len(report['figures'])} figures to {folder}")
     return 0
 
 
@@ -386,7 +388,7 @@ def _figures(report: dict[str, Any], folder: Path) -> list[Path]:
         if name in untrained:
             caption = {"init_bn": "untrained, BN as initialised", "reestimated_bn": "untrained, BN re-estimated"}[name]
             panels[_title(caption, untrained[name]["redundancy"])] = _nan_matrix(untrained[name]["cka"])
-    name = report["checkpoint"]["metadata"].get("pretrained_scheme", report["checkpoint"]["metadata"].get("scheme"))
+    name = describe_model(report["checkpoint"]["metadata"], report["checkpoint"]["path"])
     figures = [cka_heatmaps(panels, labels, title=f"Layer x layer CKA ({name})", path=folder / "cka_layers.png")]
     if report["adversarial"]:
         series = {label: [math.nan if v is None else v for v in entry["clean_vs_adversarial"]]

@@ -118,8 +118,8 @@ def test_modules_that_do_not_run_are_left_out() -> None:
         ReferenceRecorder(model, ["nothing"])
 
 
-def test_analyze_reports_the_reference_statistic_as_torch_cka_gives_it(tmp_path: Path,
-                                                                        tiny_checkpoints: ModuleType) -> None:
+def test_analyze_reports_the_reference_statistic_as_torch_cka_gives_it(tmp_path: Path, tiny_checkpoints: ModuleType,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """One batch holding the whole test split: analysis.json's reference matrix is torch_cka's on the loaded model."""
     tiny = tiny_checkpoints
     root = tiny.synthetic_data(tmp_path / "data", test_per_class=2)
@@ -129,6 +129,12 @@ def test_analyze_reports_the_reference_statistic_as_torch_cka_gives_it(tmp_path:
               "none", "--no_probes", "--bootstrap", "0", "--baseline_bn_images", "16", "--output", str(tmp_path / "out")])
     assert exit_info.value.code == 0
     report = json.loads((tmp_path / "out" / "analysis.json").read_text())
+    # The headline: our redundancy beside its untrained baseline, then the reference statistic beside its own.
+    line = capsys.readouterr().out.splitlines()[-2]
+    ours, untrained = report["clean"]["redundancy"]["mean_offdiagonal"], report["untrained"]["reestimated_bn"]
+    assert line.startswith(f"redundancy {ours:.3f} (mean off-diagonal CKA, {len(report['layers'])} layers")
+    assert f"untrained {untrained['redundancy']['mean_offdiagonal']:.3f} (BN re-estimated)" in line
+    assert f"reference statistic {report['reference']['clean']['redundancy']['mean_all']:.3f}" in line
     reference = report["reference"]
     layers = reference["layers"]
     assert layers[-1] == ROOT and "encoder.layer1" in layers and "classifier" in layers
