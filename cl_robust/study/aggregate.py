@@ -80,7 +80,7 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
     attacks: dict[str, Any] = {}
     for cell in cells:
         for row in cell.get("attacks", []):
-            attacks.setdefault(row["name"], {"threat_model": row["threat_model"], "values": []})
+            attacks.setdefault(row["name"], {"threat_model": row["threat_model"], "eps": row.get("eps"), "values": []})
             attacks[row["name"]]["values"].append(row["accuracy"])
     result: dict[str, Any] = {
         "dataset": first["dataset"], "scheme": first["scheme"], "scenario": first["scenario"], "eps": first["eps"],
@@ -93,7 +93,8 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "robust_accuracy": seed_stats(cell.get("robust_accuracy") for cell in cells),
         "ci95": {row["name"]: row.get("ci95") for row in first.get("attacks", [])} if len(cells) == 1 else {},
         "robust_attack": next((cell.get("robust_attack") for cell in cells if cell.get("robust_attack")), None),
-        "attacks": {name: {"threat_model": entry["threat_model"], **(seed_stats(entry["values"]) or {})}
+        "attacks": {name: {"threat_model": entry["threat_model"], "eps": entry["eps"],
+                           **(seed_stats(entry["values"]) or {})}
                     for name, entry in attacks.items()},
         "redundancy": {kind: {score: seed_stats(redundancy_value(cell, score, kind) for cell in cells)
                               for score in SCORES} for kind in kinds},
@@ -110,6 +111,7 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
             (interval[1] - interval[0]) / 2 if interval else None
             for interval in ((cell.get("interval", {}).get("clean") or {}).get("mean_offdiagonal") for cell in cells)),
         "layers": next((cell["layers"] for cell in cells if cell.get("layers")), []),
+        "adversarial_eps": next((cell.get("adversarial_eps") for cell in cells if cell.get("adversarial_eps")), None),
         "cka": {kind: mean_matrix([cell.get("cka", {}).get(kind) for cell in cells]) for kind in kinds},
         "cka_untrained": mean_matrix([((cell.get("untrained") or {}).get("reestimated_bn") or {}).get("cka")
                                       for cell in cells]),

@@ -62,7 +62,7 @@ def cell_summary(spec: StudySpec, evaluate: Run) -> dict[str, Any]:
             "redundancy": analysis.get("redundancy", {}), "interval": analysis.get("interval", {}),
             "untrained": analysis.get("untrained", {}), "cka": analysis.get("cka", {}),
             "probes": analysis.get("probes", {}), "layers": analysis.get("layers", []),
-            "reference": analysis.get("reference", {})}
+            "reference": analysis.get("reference", {}), "adversarial_eps": analysis.get("adversarial_eps")}
 
 
 def stat_text(stats: dict[str, Any] | None, percent: bool = False, digits: int = 3) -> str:
@@ -96,11 +96,14 @@ def accuracy_table(chosen: list[dict[str, Any]]) -> list[str]:
     With one seed, each accuracy carries its 95% binomial interval when the evaluation recorded one.
     """
     attacks: list[tuple[str, str]] = []
+    eps: dict[str, Any] = {}
     for cell in chosen:
         for name, entry in cell["attacks"].items():
             if (name, entry["threat_model"]) not in attacks:
                 attacks.append((name, entry["threat_model"]))
-    header = ["scheme", "scenario", "seeds", *[f"{name} ({model})" for name, model in attacks]]
+                eps[name] = entry.get("eps")
+    header = ["scheme", "scenario", "seeds",
+              *[f"{name} ({model}{f', eps {eps_text(eps[name])}' if eps[name] else ''})" for name, model in attacks]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for cell in chosen:
         shown = []
@@ -114,6 +117,16 @@ def accuracy_table(chosen: list[dict[str, Any]]) -> list[str]:
         lines.append("| " + " | ".join([cell["scheme"], cell["label"], str(len(cell["seeds_evaluated"])), *shown])
                      + " |")
     return lines
+
+
+def eps_text(eps: Any) -> str:
+    """An attack's eps as recorded (a number in pixels of [0, 1]) in the /255 form: ``0.0314 -> 8/255``."""
+    try:
+        value = float(eps)
+    except (TypeError, ValueError):
+        return str(eps)
+    steps = value * 255
+    return f"{round(steps)}/255" if abs(steps - round(steps)) < 1e-3 else f"{value:g}"
 
 
 def paper_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios: list[str]) -> list[str]:

@@ -20,11 +20,15 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
             if key.startswith("encoder.")}
 
 
-def test_each_length_is_evaluated_and_analysed_from_its_epoch_checkpoint(grid_dir: Path) -> None:
+def test_each_length_is_evaluated_and_analysed_from_its_epoch_checkpoint(grid_dir: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     grid = write_grid(grid_dir, schemes=["cl"], scenarios={"cl": ["at", "full_at"]}, finetune_lengths=[1, 2],
                       finetune=FINETUNE)
     output = grid_dir / "out"
     assert study("--config", str(grid), "--output", str(output)) == 0
+    # Not a terminal: the final table is not cut at 80 columns ("datas…", "full_…").
+    printed = capsys.readouterr().out
+    assert "seeds eval./anal." in printed and "full_at (2 ep)" in printed and "…" not in printed
     runs = output / "runs"
     checkpoints = runs / "finetune-cifar10-cl-full_at-eps8" / "checkpoints"
     first, second, last = (_weights(checkpoints / name) for name in ("epoch1.ckpt", "epoch2.ckpt", "last.ckpt"))
