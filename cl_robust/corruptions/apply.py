@@ -90,8 +90,9 @@ def corrupt(images: Tensor, corruption: str, severity: int, generator: torch.Gen
     check_images(images)
     if images.shape[0] == 0:
         return images.clone()
-    work = images.to(torch.float32).div(255) if images.dtype == torch.uint8 else images.to(torch.float32)
-    draws = Draws(generator, images.device, torch.float32)
+    # float64 like the published np.array(x) / 255.; the corruptions that the generator runs in float32 cast down
+    work = images.to(torch.float64).div(255) if images.dtype == torch.uint8 else images.to(torch.float64)
+    draws = Draws(generator, images.device, torch.float64)
     scaled = REGISTRY[corruption](work, severity, draws)
     if images.dtype == torch.uint8:
         return torch.floor(scaled.clamp(0, 255)).to(torch.uint8)

@@ -34,8 +34,9 @@ def zoom_factors(severity: int) -> list[float]:
 
 
 def zoom_blur(x: Tensor, severity: int, draws: Draws) -> Tensor:
-    """The mean of the image and its centre zooms by each factor (linear interpolation)."""
+    """The mean of the image and its centre zooms by each factor (linear interpolation), in float32 as published."""
     factors = zoom_factors(severity)
+    x = x.float()
     return ((x + zoom_sum(x, factors)) / (len(factors) + 1)).clamp(0, 1) * 255
 
 

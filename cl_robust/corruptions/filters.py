@@ -87,15 +87,32 @@ def scipy_gaussian_weights(sigma: float, truncate: float) -> Tensor:
     return torch.from_numpy(weights / weights.sum())
 
 
+def correlate_symmetric(x: Tensor, weights: Tensor, dim: int, border: str) -> Tensor:
+    """Correlate along ``dim`` with a symmetric odd kernel, summing in SciPy's order.
+
+    SciPy's ``correlate1d`` computes ``x[i] w[0] + sum_j (x[i - j] + x[i + j]) w[j]`` for j from
+    the radius down to 1; the same order here gives the same float64 rounding, which decides
+    the 8-bit truncation of flat areas (a grey level times weights summing to 1).
+    """
+    radius = (weights.numel() - 1) // 2
+    size = x.shape[dim]
+    padded = x.index_select(dim, border_indices(size, radius, radius, border, x.device))
+    values = weights.tolist()
+    out = padded.narrow(dim, radius, size) * values[radius]
+    for j in range(radius, 0, -1):
+        out = out + (padded.narrow(dim, radius - j, size) + padded.narrow(dim, radius + j, size)) * values[radius + j]
+    return out
+
+
 def gaussian_filter(x: Tensor, sigma: float, border: str = "nearest", truncate: float = 4.0) -> Tensor:
-    """``skimage.filters.gaussian`` on each image and channel (SciPy's ``gaussian_filter`` over rows and columns).
+    """``skimage.filters.gaussian`` on each image and channel (SciPy's ``gaussian_filter`` over rows, then columns).
 
     scikit-image's defaults: border ``nearest``, kernel truncated at 4 sigma. Sigma 0 leaves ``x`` as it is.
     """
     if sigma <= 1e-15:
         return x
-    weights = scipy_gaussian_weights(sigma, truncate).to(x.device)
-    return correlate_axis(correlate_axis(x, weights, 2, border), weights, 3, border)
+    weights = scipy_gaussian_weights(sigma, truncate)
+    return correlate_symmetric(correlate_symmetric(x, weights, 2, border), weights, 3, border)
 
 
 def opencv_gaussian_weights(size: int, sigma: float) -> np.ndarray:
