@@ -38,11 +38,10 @@ def hsv_to_rgb(hsv: Tensor) -> Tensor:
     q = value * (1 - fraction * saturation)
     t = value * (1 - (1 - fraction) * saturation)
     sector = sector.to(torch.uint8).remainder(6).long()
-    table = torch.stack([
-        torch.stack([value, t, p], 1), torch.stack([q, value, p], 1), torch.stack([p, value, t], 1),
-        torch.stack([p, q, value], 1), torch.stack([t, p, value], 1), torch.stack([value, p, q], 1),
-    ], 0)  # [6, N, 3, H, W]
-    return table.gather(0, sector[None, :, None].expand(1, *table.shape[1:]))[0]
+    candidates = torch.stack([value, p, q, t], 1)  # [N, 4, H, W]
+    # which candidate each channel takes in each of the six sectors (scikit-image's np.choose table)
+    choice = torch.tensor([[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]], device=hsv.device)
+    return candidates.gather(1, choice[:, sector].permute(1, 0, 2, 3))
 
 
 def grey(rgb: Tensor) -> Tensor:

@@ -8,7 +8,8 @@ gist.github.com/erniejunior/601cdf56d2b424757de5):
    computes source positions in fixed point, to 1/32 pixel, rounded as its ``warpAffine`` rounds
    them; that is done here too.
 2. each pixel is then displaced by (dy, dx), each a field of U(-1, 1) noise smoothed by a
-   Gaussian of ``sigma`` (border ``reflect``, cut at 3 sigma) and scaled by ``alpha``, and
+   Gaussian of ``sigma`` (border ``reflect``, cut at 3 sigma; as two matrix products, since the
+   kernel is up to 39 taps wide) and scaled by ``alpha``, and
    read with SciPy's ``map_coordinates`` (order 1, border ``reflect``).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .filters import gaussian_filter, sample_bilinear
+from .filters import gaussian_matrix, sample_bilinear
 from .sampling import Draws
 from .severities import ELASTIC, ELASTIC_SIZE
 
@@ -67,7 +68,8 @@ def warp_affine(x: Tensor, matrices: Tensor) -> Tensor:
     source_x, source_y = fixed(0), fixed(1)
     tab = 1 << _INTER_BITS
     return sample_bilinear(x, source_y >> _INTER_BITS, source_x >> _INTER_BITS,
-                           (source_y & (tab - 1)).float() / tab, (source_x & (tab - 1)).float() / tab, "mirror")
+                           (source_y & (tab - 1)).float() / tab, (source_x & (tab - 1)).float() / tab, "mirror",
+                           opencv_order=True)
 
 
 def elastic_transform_with(x: Tensor, severity: int, jitter: Tensor, noise_x: Tensor, noise_y: Tensor) -> Tensor:
@@ -75,9 +77,11 @@ def elastic_transform_with(x: Tensor, severity: int, jitter: Tensor, noise_x: Te
     U(-1, 1) fields ``noise_x`` (column displacement) and ``noise_y`` (row), [N, H, W]."""
     alpha, sigma, _ = ELASTIC[severity - 1]
     image = warp_affine(x.float(), affine_matrices(jitter))
-    smooth = [(gaussian_filter(noise.double().to(x.device)[:, None], sigma, "reflect", truncate=3.0)[:, 0] * alpha).float()
-              for noise in (noise_x, noise_y)]
     n, _, h, w = x.shape
+    rows_filter = gaussian_matrix(h, sigma, "reflect", truncate=3.0).to(x.device)
+    columns_filter = gaussian_matrix(w, sigma, "reflect", truncate=3.0).to(x.device)
+    smooth = [((rows_filter @ noise.double().to(x.device) @ columns_filter.T) * alpha).float()
+              for noise in (noise_x, noise_y)]
     rows = torch.arange(h, device=x.device, dtype=torch.float64)[None, :, None] + smooth[1].double()
     columns = torch.arange(w, device=x.device, dtype=torch.float64)[None, None, :] + smooth[0].double()
     row_floor, column_floor = torch.floor(rows), torch.floor(columns)

@@ -15,6 +15,7 @@ Written here rather than taken from kornia or torchvision because those pad with
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -43,11 +44,13 @@ def border_indices(size: int, before: int, after: int, border: str, device: torc
 
 
 def sample_bilinear(x: Tensor, rows: Tensor, columns: Tensor, row_fraction: Tensor, column_fraction: Tensor,
-                    border: str) -> Tensor:
+                    border: str, opencv_order: bool = False) -> Tensor:
     """Bilinear samples of each image of ``x`` ``[N, C, H, W]`` at per-pixel positions ``[N, H', W']``.
 
     ``rows`` / ``columns``: integer parts (long), ``*_fraction``: the rest in [0, 1); neighbours
-    outside the image are folded in by ``border``.
+    outside the image are folded in by ``border``. The four terms are summed in the order, and
+    with the products, of OpenCV's ``remap`` (``opencv_order``: value x 2-D weight) or of SciPy's
+    ``map_coordinates`` (value x row weight x column weight), so that rounding matches theirs.
     """
     n, c, h, w = x.shape
     flat = x.reshape(n, c, h * w)
@@ -60,9 +63,12 @@ def sample_bilinear(x: Tensor, rows: Tensor, columns: Tensor, row_fraction: Tens
         return flat.gather(2, index).reshape(n, c, *size)
 
     fr, fc = row_fraction[:, None].to(x.dtype), column_fraction[:, None].to(x.dtype)
-    upper = at(top, left) * (1 - fc) + at(top, right) * fc
-    lower = at(bottom, left) * (1 - fc) + at(bottom, right) * fc
-    return upper * (1 - fr) + lower * fr
+    if opencv_order:
+        return (at(top, left) * ((1 - fr) * (1 - fc)) + at(top, right) * ((1 - fr) * fc)
+                + at(bottom, left) * (fr * (1 - fc)) + at(bottom, right) * (fr * fc))
+    above, below, before, after = 1 - fr, fr, 1 - fc, fc
+    return (at(top, left) * above * before + at(top, right) * above * after
+            + at(bottom, left) * below * before + at(bottom, right) * below * after)
 
 
 def correlate_axis(x: Tensor, weights: Tensor, dim: int, border: str) -> Tensor:
@@ -87,20 +93,39 @@ def scipy_gaussian_weights(sigma: float, truncate: float) -> Tensor:
     return torch.from_numpy(weights / weights.sum())
 
 
+def pad_rows(x: Tensor, radius: int, border: str) -> Tensor:
+    """``x`` ``[N, C, H, W]`` extended by ``radius`` rows above and below by a border rule (contiguous)."""
+    size = x.shape[2]
+    if radius == 0:
+        return x.contiguous()
+    if radius >= size:  # folds more than once: take the rows by index
+        return x.index_select(2, border_indices(size, radius, radius, border, x.device))
+    if border == "nearest":
+        before, after = x[:, :, :1].expand(-1, -1, radius, -1), x[:, :, -1:].expand(-1, -1, radius, -1)
+    elif border == "reflect":
+        before, after = x[:, :, :radius].flip(2), x[:, :, -radius:].flip(2)
+    else:
+        before, after = x[:, :, 1: radius + 1].flip(2), x[:, :, -radius - 1: -1].flip(2)
+    return torch.cat([before, x, after], 2)
+
+
 def correlate_symmetric(x: Tensor, weights: Tensor, dim: int, border: str) -> Tensor:
-    """Correlate along ``dim`` with a symmetric odd kernel, summing in SciPy's order.
+    """Correlate along ``dim`` (2: rows, 3: columns) with a symmetric odd kernel, summing in SciPy's order.
 
     SciPy's ``correlate1d`` computes ``x[i] w[0] + sum_j (x[i - j] + x[i + j]) w[j]`` for j from
     the radius down to 1; the same order here gives the same float64 rounding, which decides
-    the 8-bit truncation of flat areas (a grey level times weights summing to 1).
+    the 8-bit truncation of flat areas (a grey level times weights summing to 1). Columns are
+    filtered as rows of the transposed images, where the shifted slices are contiguous blocks.
     """
+    if dim == 3:
+        return correlate_symmetric(x.transpose(2, 3).contiguous(), weights, 2, border).transpose(2, 3).contiguous()
     radius = (weights.numel() - 1) // 2
-    size = x.shape[dim]
-    padded = x.index_select(dim, border_indices(size, radius, radius, border, x.device))
+    size = x.shape[2]
+    padded = pad_rows(x, radius, border)
     values = weights.tolist()
-    out = padded.narrow(dim, radius, size) * values[radius]
+    out = padded[:, :, radius: radius + size] * values[radius]
     for j in range(radius, 0, -1):
-        out = out + (padded.narrow(dim, radius - j, size) + padded.narrow(dim, radius + j, size)) * values[radius + j]
+        out += (padded[:, :, radius - j: radius - j + size] + padded[:, :, radius + j: radius + j + size]) * values[radius + j]
     return out
 
 
@@ -113,6 +138,22 @@ def gaussian_filter(x: Tensor, sigma: float, border: str = "nearest", truncate: 
         return x
     weights = scipy_gaussian_weights(sigma, truncate)
     return correlate_symmetric(correlate_symmetric(x, weights, 2, border), weights, 3, border)
+
+
+def gaussian_matrix(size: int, sigma: float, border: str, truncate: float = 4.0) -> Tensor:
+    """SciPy's 1-D Gaussian filter of an axis of ``size`` samples as a ``size x size`` matrix (float64).
+
+    ``G X G^T`` filters the rows and columns of ``X``: two small matrix products, cheaper than
+    shifted sums for wide kernels. Its rounding differs from SciPy's order of summation (at 1e-16).
+    """
+    if sigma <= 1e-15:
+        return torch.eye(size, dtype=torch.float64)
+    weights = scipy_gaussian_weights(sigma, truncate)
+    radius = (weights.numel() - 1) // 2
+    columns = fold_index(torch.arange(size)[:, None] + torch.arange(-radius, radius + 1)[None], size, border)
+    matrix = torch.zeros(size, size, dtype=torch.float64)
+    matrix.scatter_add_(1, columns, weights[None].expand(size, -1).contiguous())
+    return matrix
 
 
 def opencv_gaussian_weights(size: int, sigma: float) -> np.ndarray:
@@ -138,15 +179,28 @@ def defocus_kernel(radius: float, alias_blur: float) -> Tensor:
     return smooth[half - support: half + support + 1, half - support: half + support + 1].double()
 
 
-def correlate_2d(x: Tensor, kernel: Tensor, border: str) -> Tensor:
-    """Correlate every channel of ``x`` with an odd square 2-D ``kernel`` (OpenCV ``filter2D``)."""
+def correlation_operator(kernel: Tensor, size: int, border: str) -> Tensor:
+    """The ``size^2 x size^2`` matrix of correlating a ``size x size`` image with an odd square ``kernel``
+    (row-major flattening, neighbours outside the image folded in by ``border``)."""
     radius = (kernel.shape[-1] - 1) // 2
-    rows = border_indices(x.shape[2], radius, radius, border, x.device)
-    cols = border_indices(x.shape[3], radius, radius, border, x.device)
-    padded = x.index_select(2, rows).index_select(3, cols)
-    n, c = x.shape[:2]
-    out = F.conv2d(padded.reshape(n * c, 1, *padded.shape[2:]), kernel.to(x.device, x.dtype)[None, None])
-    return out.reshape(n, c, *out.shape[2:])
+    offsets = torch.arange(-radius, radius + 1)
+    positions = torch.arange(size)
+    folded = fold_index(positions[:, None] + offsets[None], size, border)  # [size, taps]
+    rows = folded[:, None, :, None].expand(size, size, 2 * radius + 1, 2 * radius + 1)
+    columns = folded[None, :, None, :].expand(size, size, 2 * radius + 1, 2 * radius + 1)
+    operator = torch.zeros(size * size, size * size, dtype=torch.float64)
+    targets = torch.arange(size * size).reshape(size, size, 1, 1).expand_as(rows)
+    weights = kernel.double()[None, None].expand(size, size, -1, -1)
+    operator.index_put_((targets.reshape(-1), (rows * size + columns).reshape(-1)), weights.reshape(-1), accumulate=True)
+    return operator
+
+
+def correlate_2d(x: Tensor, kernel: Tensor, border: str) -> Tensor:
+    """Correlate every channel of ``x`` (``[N, C, S, S]``) with an odd square ``kernel`` (OpenCV ``filter2D``),
+    as one product of the flattened images with :func:`correlation_operator`."""
+    n, c, h, w = x.shape
+    operator = correlation_operator(kernel, w, border).to(x.device, x.dtype)
+    return (x.reshape(n * c, h * w) @ operator.T).reshape(n, c, h, w)
 
 
 def zoom_matrix(size: int, factor: float) -> np.ndarray:
@@ -173,14 +227,26 @@ def zoom_matrix(size: int, factor: float) -> np.ndarray:
     return matrix
 
 
+@lru_cache(maxsize=16)
+def _zoom_operator(size: int, factors: tuple[float, ...]) -> Tensor:
+    """``sum_z A_z (x) A_z`` (Kronecker), the sum of the zooms as one ``size^2 x size^2`` matrix (float64)."""
+    total = np.zeros((size * size, size * size), dtype=np.float64)
+    for factor in factors:
+        matrix = zoom_matrix(size, factor)
+        total += np.kron(matrix, matrix)
+    return torch.from_numpy(total)
+
+
 def zoom_sum(x: Tensor, factors: list[float]) -> Tensor:
-    """Sum over ``factors`` of the clipped zoom of ``x`` (``[N, C, H, W]``, H == W), as two batched products."""
-    size = x.shape[-1]
-    stacked = torch.from_numpy(np.stack([zoom_matrix(size, f) for f in factors])).to(x.device, x.dtype)  # [Z, S, S]
-    right = x @ stacked.transpose(1, 2).permute(1, 0, 2).reshape(size, -1)  # [N, C, S, Z*S]: x A_z^T side by side
-    right = right.reshape(*x.shape[:2], size, len(factors), size).permute(0, 1, 3, 2, 4)
-    left = stacked.permute(1, 0, 2).reshape(size, -1)  # [S, Z*S]: A_z side by side
-    return left @ right.reshape(*x.shape[:2], len(factors) * size, size)
+    """Sum over ``factors`` of the clipped zoom of each image and channel of ``x`` (``[N, C, S, S]``).
+
+    The zoom by ``A`` is ``A X A^T``, i.e. ``(A (x) A) vec(X)`` on the row-major flattened image,
+    so the whole sum is one product with a ``S^2 x S^2`` matrix: one large matrix product for the
+    batch instead of two small ones per factor.
+    """
+    n, c, h, w = x.shape
+    operator = _zoom_operator(w, tuple(factors)).to(x.device, x.dtype)
+    return (x.reshape(n * c, h * w) @ operator.T).reshape(n, c, h, w)
 
 
 def motion_blur_weights(radius: float, sigma: float) -> Tensor:
@@ -211,15 +277,15 @@ def motion_blur(x: Tensor, radius: float, sigma: float, angles: Tensor) -> Tenso
     weights = motion_blur_weights(radius, sigma)
     rows, columns = motion_offsets(weights.numel(), angles)
     n, c, h, w = x.shape
-    row_base, column_base = torch.arange(h), torch.arange(w)
-    out = torch.zeros_like(x)
+    flat = x.reshape(n, c, h * w)
+    row_base, column_base = torch.arange(h)[None, :, None], torch.arange(w)[None, None, :]
+    out = torch.zeros_like(flat)
     for tap, weight in enumerate(weights.tolist()):
-        source_rows = (row_base[None] + rows[:, tap, None]).clamp(0, h - 1).to(x.device)
-        source_columns = (column_base[None] + columns[:, tap, None]).clamp(0, w - 1).to(x.device)
-        shifted = x.gather(2, source_rows[:, None, :, None].expand(n, c, h, w))
-        shifted = shifted.gather(3, source_columns[:, None, None, :].expand(n, c, h, w))
-        out.add_(shifted, alpha=weight)
-    return out
+        source_rows = (row_base + rows[:, tap, None, None]).clamp(0, h - 1)
+        source_columns = (column_base + columns[:, tap, None, None]).clamp(0, w - 1)
+        index = (source_rows * w + source_columns).reshape(n, 1, h * w).to(x.device)
+        out.add_(flat.gather(2, index.expand(n, c, h * w)), alpha=weight)
+    return out.reshape(n, c, h, w)
 
 
 def imagemagick_8bit(values: Tensor) -> Tensor:
