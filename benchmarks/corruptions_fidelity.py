@@ -32,8 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cifar10_or_random, load_note  # noqa: E402
 from _corruption_references import inside, load_published_generator  # noqa: E402
 
-from cl_robust.corruptions import ALL_CORRUPTIONS, SEVERITIES, corrupt  # noqa: E402
-from cl_robust.corruptions import blur, elastic, noise, plasma, spatter, weather  # noqa: E402
+from cl_robust.corruptions import (  # noqa: E402
+    ALL_CORRUPTIONS,
+    SEVERITIES,
+    blur,
+    corrupt,
+    elastic,
+    noise,
+    plasma,
+    spatter,
+    weather,
+)
 from cl_robust.corruptions.sampling import Draws  # noqa: E402
 from cl_robust.corruptions.severities import ELASTIC, FOG, SNOW, SPATTER  # noqa: E402
 
