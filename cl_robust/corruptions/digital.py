@@ -23,11 +23,32 @@ from .sampling import Draws
 from .severities import BRIGHTNESS, CONTRAST, JPEG_QUALITY, PIXELATE, SATURATE
 
 
+def numpy_pairwise_sum(x: Tensor) -> Tensor:
+    """The sum over the last dim (length 128 x a power of two) in numpy's pairwise order.
+
+    numpy sums a contiguous run of up to 128 values with 8 running sums (value i goes to sum i mod 8),
+    combined as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), and longer runs by halving
+    recursively. The contrast of a flat patch lands on an exact grey level, where the last bit of
+    the mean decides the 8-bit truncation: summing in numpy's order keeps the published result.
+    """
+    length = x.shape[-1]
+    blocks = length // 128
+    if length % 128 or blocks & (blocks - 1):
+        return x.sum(-1)
+    lanes = x.reshape(*x.shape[:-1], blocks, 16, 8).cumsum(-2)[..., -1, :]  # each lane: 16 values in sequence
+    sums = ((lanes[..., 0] + lanes[..., 1]) + (lanes[..., 2] + lanes[..., 3])) + (
+        (lanes[..., 4] + lanes[..., 5]) + (lanes[..., 6] + lanes[..., 7]))
+    while sums.shape[-1] > 1:
+        sums = sums[..., 0::2] + sums[..., 1::2]
+    return sums[..., 0]
+
+
 def contrast(x: Tensor, severity: int, draws: Draws) -> Tensor:
     """Each channel's distance from its mean over the image, scaled by c."""
     factor = CONTRAST[severity - 1]
     x = x.double()
-    means = x.mean(dim=(2, 3), keepdim=True)
+    n, c, h, w = x.shape
+    means = (numpy_pairwise_sum(x.reshape(n, c, h * w)) / (h * w)).reshape(n, c, 1, 1)
     return ((x - means) * factor + means).clamp(0, 1) * 255
 
 
