@@ -2,7 +2,14 @@
 import pytest
 import torch
 
-from cl_robust.corruptions import ALL_CORRUPTIONS, CORRUPTIONS, EXTRA_CORRUPTIONS, FAMILIES, corrupt, severities
+from cl_robust.corruptions import (
+    ALL_CORRUPTIONS,
+    CORRUPTIONS,
+    EXTRA_CORRUPTIONS,
+    FAMILIES,
+    corrupt,
+    severities,
+)
 from cl_robust.errors import ConfigError
 
 RANDOM = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "glass_blur", "motion_blur", "snow",

@@ -245,7 +245,7 @@ def test_motion_blur_kernel_matches_imagemagick() -> None:
     weights = motion_blur_weights(6, 2.0)
     np.testing.assert_allclose(255 * weights[:8].numpy(), measured, atol=2e-3)
     rows, columns = motion_offsets(len(weights), torch.tensor([30.0]))
-    assert list(zip(rows[0, :6].tolist(), columns[0, :6].tolist())) == [(0, 0), (0, 1), (1, 2), (1, 3), (2, 3), (2, 4)]
+    assert list(zip(rows[0, :6].tolist(), columns[0, :6].tolist(), strict=True)) == [(0, 0), (0, 1), (1, 2), (1, 3), (2, 3), (2, 4)]
     dot = torch.zeros(1, 3, 32, 32, dtype=torch.float64)
     dot[0, :, 16, 16] = 1.0
     out = motion_blur_with(dot, 3, torch.tensor([0.0]))  # severity 3: radius 6, sigma 2
