@@ -11,7 +11,7 @@ and imagecorruptions (``pip install --no-deps imagecorruptions``: it asks for op
 from __future__ import annotations
 
 import contextlib
-import importlib.resources
+import importlib
 import os
 import sys
 import types
@@ -51,7 +51,9 @@ def apply_compat_shims() -> None:
         module = types.ModuleType("pkg_resources")
 
         def resource_filename(package: str, name: str) -> str:
-            return str(importlib.resources.files(package) / name)
+            module = importlib.import_module(package)
+            folder = Path(module.__file__).parent  # a module's resources sit beside it, a package's inside it
+            return str(folder / name)
 
         module.resource_filename = resource_filename  # type: ignore[attr-defined]
         sys.modules["pkg_resources"] = module

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from cl_robust.study.aggregate import aggregate, group_by_cell, redundancy_value, untrained_value
 from cl_robust.study.claims import CLAIMS, RULE, claim_entry
+from cl_robust.study.corruption_table import corruption_report
 from cl_robust.study.figures import INPUT_KINDS, cka_grid, probe_curves
 from cl_robust.study.grid import MIXES, SCENARIOS, Run, StudySpec, eps_tag
 from cl_robust.study.records import DONE_FILE, failure, read_json, run_dir, write_json, write_text
@@ -263,6 +264,10 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
         figures += [str(path.relative_to(spec.output)) for path in shown]
         if shown:
             lines += ["### Figures", "", *[f"![{path.stem}](figures/{path.name})" for path in shown], ""]
+    # Common corruptions (cl_robust/study/corruption_table.py): only when the grid evaluated them
+    corruptions = corruption_report(spec, figures_dir, groups)
+    lines += corruptions["lines"]
+    figures += corruptions["figures"]
     trouble = problems(spec)
     lines += ["## Failed and skipped runs", ""]
     lines += [f"- `{item['run_id']}`: {item['status']}: {item.get('error') or item.get('reason')}" for item in trouble]
@@ -270,6 +275,7 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     summary = {"study": spec.name, "spec_hash": spec.spec_hash, "output": str(spec.output), "seeds": seeds,
                "runs": {run.run_id: run_status(spec, run.run_id) for run in spec.runs},
                "problems": trouble, "figures": figures, "claims": claims, "claim_rule": RULE,
+               "corruptions": corruptions["rows"],
                "aggregated": [{key: value for key, value in cell.items() if key not in ("cka", "cka_untrained")}
                               for cell in aggregated],
                "cells": [{key: value for key, value in cell.items() if key != "cka"} for cell in cells]}

@@ -99,22 +99,29 @@ def test_frost_draws_each_of_the_five_textures(images: torch.Tensor) -> None:
     assert set(draws.integers(0, FROST_TEXTURES, (500,)).tolist()) == {0, 1, 2, 3, 4}
 
 
+U8 = torch.uint8
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ((torch.zeros(2, 3, 32, 32, dtype=torch.uint8), "fgo", 3), "unknown corruption 'fgo'; known: gaussian_noise"),
-        ((torch.zeros(2, 3, 32, 32, dtype=torch.uint8), "fog", 6),
-         "severity must be an integer from 1 to 5 (CIFAR-10-C's five levels); got 6"),
-        ((torch.zeros(2, 3, 32, 32, dtype=torch.uint8), "fog", 0), "got 0"),
-        ((torch.zeros(2, 3, 32, 32, dtype=torch.uint8), "fog", "3"), "got '3'"),
-        ((torch.zeros(2, 1, 32, 32, dtype=torch.uint8), "fog", 3),
-         "images must be [N, 3, H, W] with 3 (RGB) channels; got shape [2, 1, 32, 32]"),
-        ((torch.zeros(2, 4, 32, 32, dtype=torch.uint8), "fog", 3), "got shape [2, 4, 32, 32]"),
-        ((torch.zeros(3, 32, 32, dtype=torch.uint8), "fog", 3), "got shape [3, 32, 32]"),
-        ((torch.zeros(2, 3, 64, 64, dtype=torch.uint8), "fog", 3),
-         "images must be 32 x 32: CIFAR-10-C's severity constants are defined for 32 x 32 images; got 64 x 64"),
-        ((torch.full((2, 3, 32, 32), 2.0), "fog", 3), "float images must lie in [0, 1]; got values from 2 to 2"),
-        ((torch.zeros(2, 3, 32, 32, dtype=torch.int64), "fog", 3), "images must be uint8 (0-255) or float in [0, 1]"),
+        pytest.param((torch.zeros(2, 3, 32, 32, dtype=U8), "fgo", 3), "unknown corruption 'fgo'; known: gaussian_noise",
+                     id="unknown corruption"),
+        pytest.param((torch.zeros(2, 3, 32, 32, dtype=U8), "fog", 6),
+                     "severity must be an integer from 1 to 5 (CIFAR-10-C's five levels); got 6", id="severity 6"),
+        pytest.param((torch.zeros(2, 3, 32, 32, dtype=U8), "fog", 0), "got 0", id="severity 0"),
+        pytest.param((torch.zeros(2, 3, 32, 32, dtype=U8), "fog", "3"), "got '3'", id="severity as text"),
+        pytest.param((torch.zeros(2, 1, 32, 32, dtype=U8), "fog", 3),
+                     "images must be [N, 3, H, W] with 3 (RGB) channels; got shape [2, 1, 32, 32]", id="one channel"),
+        pytest.param((torch.zeros(2, 4, 32, 32, dtype=U8), "fog", 3), "got shape [2, 4, 32, 32]", id="four channels"),
+        pytest.param((torch.zeros(3, 32, 32, dtype=U8), "fog", 3), "got shape [3, 32, 32]", id="one image without batch"),
+        pytest.param((torch.zeros(2, 3, 64, 64, dtype=U8), "fog", 3),
+                     "images must be 32 x 32: CIFAR-10-C's severity constants are defined for 32 x 32 images; got 64 x 64",
+                     id="not 32 x 32"),
+        pytest.param((torch.full((2, 3, 32, 32), 2.0), "fog", 3),
+                     "float images must lie in [0, 1]; got values from 2 to 2", id="float above 1"),
+        pytest.param((torch.zeros(2, 3, 32, 32, dtype=torch.int64), "fog", 3),
+                     "images must be uint8 (0-255) or float in [0, 1]", id="integer dtype"),
     ],
 )
 def test_bad_inputs_are_refused_with_one_line(arguments: tuple, message: str) -> None:

@@ -38,22 +38,36 @@ def test_names_and_severities_keep_their_commas_inside_one_entry() -> None:
     assert [(s.corruption, s.severity) for s in extra] == [("spatter", 1), ("saturate", 1)]
 
 
-@pytest.mark.parametrize(
-    ("attacks", "message"),
-    [
-        (["corruptions:names=fgo"], "attack 'corruptions:names=fgo': unknown corruption 'fgo'; known: gaussian_noise, "
-                                    "shot_noise"),
-        (["corruptions:severities=6"], "severities must be integers from 1 to 5 (CIFAR-10-C's five levels), "
-                                       "comma-separated; got '6'"),
-        (["corruptions:severities=0,2"], "got '0'"),
-        (["corruptions:level=3"], "corruptions takes the options names=a,b,... and severities=1,...,5; got 'level=3'"),
-        (["corruptions:names=fog", "contrast"], "unknown attack 'contrast'"),
-    ],
-)
+BAD_ENTRIES = [
+    pytest.param(["corruptions:names=fgo"], "attack 'corruptions:names=fgo': unknown corruption 'fgo'; known: "
+                 "gaussian_noise, shot_noise", id="unknown corruption"),
+    pytest.param(["corruptions:severities=6"], "attack 'corruptions:severities=6': severities must be integers from 1 "
+                 "to 5 (CIFAR-10-C's five levels), comma-separated; got '6'", id="severity 6"),
+    pytest.param(["corruptions:severities=0,2"], "got '0'", id="severity 0"),
+    pytest.param(["corruptions:level=3"], "corruptions takes the options names=a,b,... and severities=1,...,5; got "
+                 "'level=3'", id="unknown option"),
+    pytest.param(["corruptions:names=fog", "contrast"], "unknown attack 'contrast'", id="name as its own entry"),
+]
+
+
+@pytest.mark.parametrize(("attacks", "message"), BAD_ENTRIES)
 def test_bad_corruption_entries_are_refused(attacks: list[str], message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         parse_attacks(attacks)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(("attacks", "message"), BAD_ENTRIES[:2])
+def test_bad_corruption_entries_exit_2_with_one_line(attacks: list[str], message: str, sl_checkpoint: Path,
+                                                     data_root: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--checkpoint", str(sl_checkpoint), "--data.root", data_root, "--device", "cpu",
+              "--attacks", *attacks, "--output", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"cl-robust: error: {message}") and "\n" not in err
+    assert not (tmp_path / "out" / "robustness.json").exists()
 
 
 def test_evaluate_reports_each_corruption_and_severity_with_intervals(sl_checkpoint: Path, data_root: str,
