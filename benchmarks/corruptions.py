@@ -26,19 +26,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cifar10_or_random, load_note  # noqa: E402
+from _common import cifar10_or_random, count, load_note  # noqa: E402
 
 from cl_robust.corruptions import CORRUPTIONS, SEVERITIES, corrupt  # noqa: E402
 
 BUDGET_SECONDS = 300.0
 FULL_IMAGES = 10_000
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def ours_seconds(images: torch.Tensor, name: str, batch_size: int) -> float:
@@ -72,10 +65,10 @@ def load_anchor():  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=positive, default=FULL_IMAGES, help="CIFAR-10 test images (default 10000)")
-    parser.add_argument("--anchor-images", type=positive, default=100, help="images imagecorruptions is timed on")
-    parser.add_argument("--batch-size", type=positive, default=1000)
-    parser.add_argument("--threads", type=positive, default=os.cpu_count() or 1)
+    parser.add_argument("--images", type=count(), default=FULL_IMAGES, help="CIFAR-10 test images (default 10000)")
+    parser.add_argument("--anchor-images", type=count(), default=100, help="images imagecorruptions is timed on")
+    parser.add_argument("--batch-size", type=count(), default=1000)
+    parser.add_argument("--threads", type=count(), default=os.cpu_count() or 1)
     parser.add_argument("--no-anchor", action="store_true", help="time ours only")
     parser.add_argument("--quick", action="store_true", help="200 images, anchor on 5 (seconds)")
     args = parser.parse_args()
