@@ -173,3 +173,28 @@ def test_two_ranks_score_the_same_corrupted_images(sl_checkpoint: Path, data_roo
         files[name] = ((tmp_path / name / "per_sample.csv").read_text(),
                        json.loads((tmp_path / name / "robustness.json").read_text())["corruptions"])
     assert files["two"] == files["one"] == files["again"]
+
+
+def test_wandb_gets_the_corruption_scalars_and_table() -> None:
+    from cl_robust.evaluation.report import log_to_wandb
+
+    results = [{"name": "clean", "kind": "clean", "threat_model": "clean", "norm": "linf", "eps": 0.0, "steps": 0,
+                "step_size": 0.0, "random_start": False, "correct": 8, "total": 10, "accuracy": 0.8, "ci95": [0.5, 0.9],
+                "seconds": 0.1, "skipped": None}]
+    results += [{**results[0], "name": f"fog-s{s}", "kind": "corruption", "threat_model": "corruption", "norm": "none",
+                 "corruption": "fog", "severity": s, "correct": 8 - 2 * s, "accuracy": (8 - 2 * s) / 10} for s in (1, 2)]
+    report = {"results": results, "worst_case": [], "masking": {"suspected": False},
+              "corruptions": summarize(results)}
+
+    class Run:
+        logged: dict = {}
+
+        def log(self, values: dict) -> None:
+            self.logged.update(values)
+
+    run = Run()
+    log_to_wandb(run, report)
+    assert run.logged["corruption/mean_accuracy"] == pytest.approx(0.5)
+    assert run.logged["corruption/weather"] == pytest.approx(0.5)
+    assert run.logged["corruption_acc/fog-s2"] == pytest.approx(0.4) and "robust_acc/fog-s2" not in run.logged
+    assert len(run.logged["corruptions"].data) == 2 and len(run.logged["robustness"].data) == 1
