@@ -15,14 +15,21 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cl_robust.study.aggregate import aggregate, group_by_cell, scenario_label
+from cl_robust.study.aggregate import aggregate, group_by_cell
 from cl_robust.study.claims import RULE
+from cl_robust.study.corruption_table import corruption_report
 from cl_robust.study.figures import INPUT_KINDS, cka_grid, probe_curves
-from cl_robust.study.grid import MIXES, SCENARIOS, Run, StudySpec, eps_tag
+from cl_robust.study.grid import MIXES, Run, StudySpec, eps_tag
 from cl_robust.study.length_figure import redundancy_by_length
 from cl_robust.study.records import DONE_FILE, failure, read_json, run_dir, write_json, write_text
 from cl_robust.study.tools import read_analysis, read_robustness
-from cl_robust.study.verdicts import REDUNDANCY_SCORE, REFERENCE_SCORE, claims_table, lengths_of, study_claims
+from cl_robust.study.verdicts import (
+    REDUNDANCY_SCORE,
+    REFERENCE_SCORE,
+    claims_table,
+    scenario_labels,
+    study_claims,
+)
 
 
 def run_status(spec: StudySpec, run_id: str) -> dict[str, Any]:
@@ -183,9 +190,7 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     aggregated = [aggregate(group) for group in by_cell.values()]
     claims = study_claims(spec, by_cell)
     schemes = list(spec.raw["schemes"])
-    scenarios = [scenario_label(name, length) for name in SCENARIOS
-                 if any(name in spec.raw["scenarios"][s] for s in schemes)
-                 for length in lengths_of(spec, name)]
+    scenarios = scenario_labels(spec)
     seeds = list(spec.raw["seeds"])
     figures_dir = spec.output / "figures"
     lines = [f"# Study `{spec.name}`", "",
@@ -219,6 +224,10 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
         figures += [str(path.relative_to(spec.output)) for path in shown]
         if shown:
             lines += ["### Figures", "", *[f"![{path.stem}](figures/{path.name})" for path in shown], ""]
+    # Common corruptions (cl_robust/study/corruption_table.py): only when the grid evaluated them
+    corruptions = corruption_report(spec, figures_dir, groups)
+    lines += corruptions["lines"]
+    figures += corruptions["figures"]
     trouble = problems(spec)
     lines += ["## Failed and skipped runs", ""]
     lines += [f"- `{item['run_id']}`: {item['status']}: {item.get('error') or item.get('reason')}" for item in trouble]
@@ -226,6 +235,7 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     summary = {"study": spec.name, "spec_hash": spec.spec_hash, "output": str(spec.output), "seeds": seeds,
                "runs": {run.run_id: run_status(spec, run.run_id) for run in spec.runs},
                "problems": trouble, "figures": figures, "claims": claims, "claim_rule": RULE,
+               "corruptions": corruptions["rows"],
                "aggregated": [{key: value for key, value in cell.items() if key not in ("cka", "cka_untrained")}
                               for cell in aggregated],
                "cells": [{key: value for key, value in cell.items() if key != "cka"} for cell in cells]}

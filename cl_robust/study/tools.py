@@ -57,12 +57,17 @@ def result_file(run: Run, run_dir: Path) -> Path:
 
 
 def read_robustness(run_dir: Path) -> list[dict[str, Any]]:
-    """Per attack: ``name``, ``threat_model``, ``accuracy`` (None when skipped) and its settings."""
+    """Per attack: ``name``, ``threat_model``, ``accuracy`` (None when skipped) and its settings.
+
+    Common corruptions (75 records for ``corruptions``) are left out: :func:`read_corruptions` reads their summary.
+    """
     path = run_dir / RESULT_FILES["evaluate"]
     if not path.is_file():
         return []
     rows = []
     for result in read_json(path)["results"]:
+        if result["kind"] == "corruption":
+            continue
         rows.append({"name": result["name"], "threat_model": result["threat_model"], "kind": result["kind"],
                      "eps": result.get("eps"), "steps": result.get("steps"),
                      "accuracy": None if result.get("skipped") else result["accuracy"],
@@ -107,3 +112,9 @@ def _reference(reference: dict[str, Any] | None, label: str | None) -> dict[str,
             "redundancy": {kind: (entry or {}).get("redundancy") or {} for kind, entry in kinds.items()},
             "untrained": {name: (entry or {}).get("redundancy") or {}
                           for name, entry in (reference.get("untrained") or {}).items()}}
+
+
+def read_corruptions(run_dir: Path) -> dict[str, Any] | None:
+    """The ``corruptions`` summary of an evaluation (mean corruption accuracy, per family, mCE), None without one."""
+    path = run_dir / RESULT_FILES["evaluate"]
+    return read_json(path).get("corruptions") if path.is_file() else None

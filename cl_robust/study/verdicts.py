@@ -18,6 +18,7 @@ from cl_robust.study.aggregate import (
     redundancy_value,
     reference_untrained_value,
     reference_value,
+    scenario_label,
     untrained_value,
 )
 from cl_robust.study.claims import CLAIMS, Claim, claim_entry
@@ -54,6 +55,13 @@ def lengths_of(spec: StudySpec, scenario: str) -> list[int | None]:
     """The fine-tuning lengths a scenario's cells were measured at (``[None]``: the run's end only)."""
     lengths = spec.raw.get("finetune_lengths")
     return list(lengths) if lengths and SCENARIOS[scenario].adversarial_finetune else [None]
+
+
+def scenario_labels(spec: StudySpec) -> list[str]:
+    """Every scenario of the grid as tables show it, in the study's order, one per fine-tuning length."""
+    schemes = list(spec.raw["schemes"])
+    return [scenario_label(name, length) for name in SCENARIOS if any(name in spec.raw["scenarios"][s] for s in schemes)
+            for length in lengths_of(spec, name)]
 
 
 def _redundancy_entry(claim: Claim, dataset: str, eps: str, first: Cells, second: Cells,
