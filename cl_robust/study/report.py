@@ -196,9 +196,10 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     lines = [f"# Study `{spec.name}`", "",
              f"{len(aggregated)} cells x {len(seeds)} seed(s) ({', '.join(map(str, seeds))}). Numbers are mean ± sd "
              "over the seeds that finished. Accuracy in % on the test split (`cl-robust evaluate`); redundancy = "
-             f"{REDUNDANCY_SCORE} of the layer x layer CKA on clean inputs (`cl-robust analyze`), beside the "
-             f"reference's statistic ({REFERENCE_SCORE}: the whole matrix, diagonal included) and beside the untrained "
-             "network of the same architecture and seed (a redundancy figure means little without it).", "",
+             f"{REDUNDANCY_SCORE} of the layer x layer CKA of the block outputs on clean inputs (`cl-robust analyze`), "
+             f"beside the whole-matrix mean ({REFERENCE_SCORE}, diagonal included) and the reference study's statistic "
+             "(the whole-matrix mean over torch_cka's layer set: every named module of the model), and beside the "
+             "untrained network of the same architecture and seed (a redundancy figure means little without it).", "",
              *([f"Semi-supervised mixes ({', '.join(s for s in spec.raw['schemes'] if s in MIXES)}): "
                 f"{spec.raw['labeled_fraction']:g} of the training labels (labeled_fraction).", ""]
                if "labeled_fraction" in spec.raw else []),
