@@ -47,3 +47,15 @@ def _write_reordered_copy(root: str, destination: str, seed: int = 1) -> str:
 def reordered_copy():  # noqa: ANN201
     """``reordered_copy(root, destination)``: the same CIFAR-10 images stored in another order."""
     return _write_reordered_copy
+
+
+@pytest.fixture
+def user_models(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Puts ``tests/support`` on sys.path and PYTHONPATH, so ``user_models:<callable>`` specs import (in and out
+    of process); returns the folder."""
+    from pathlib import Path
+
+    folder = str(Path(__file__).resolve().parent / "support")
+    monkeypatch.syspath_prepend(folder)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")])))
+    return folder

@@ -3,6 +3,8 @@
     cl-robust analyze --checkpoint runs/cl_at/last.ckpt --output analysis/cl_at
     cl-robust analyze --checkpoint runs/cl/last.ckpt --compare runs/sl/last.ckpt --layers all \\
         --num_batches 10 --adversarial 4/255 8/255 --output analysis/cl_vs_sl --wandb
+    cl-robust analyze --model torchvision:resnet18 --model_args '{"num_classes": 10}' --weights theirs.pt \\
+        --compare runs/sl/last.ckpt --layers 'layer*.?' --output analysis/theirs_vs_sl
 
 CKA is the unbiased minibatch estimator of Nguyen, Raghu & Kornblith (2021) over equal-size
 batches of the test split (a last, smaller batch is left out), in a seeded random order
@@ -37,7 +39,7 @@ from cl_robust.analysis.probes import layer_probes
 from cl_robust.analysis.redundancy import redundancy_scores
 from cl_robust.attacks import AttackConfig, cross_entropy_attack, parse_eps
 from cl_robust.attacks.state import seeded
-from cl_robust.commands.checkpoint import LoadedClassifier, check_fits, load_classifier
+from cl_robust.commands.checkpoint import LoadedClassifier
 from cl_robust.commands.distributed import (
     check_devices,
     gather_rows,
@@ -46,9 +48,11 @@ from cl_robust.commands.distributed import (
     rank_and_world,
     sum_over_ranks,
 )
+from cl_robust.commands.model_source import check_model_source, given, load_model
 from cl_robust.commands.options import (
     CommandParser,
     add_common_arguments,
+    add_model_arguments,
     build_datamodule,
     check_device_name,
     prepare_output_dir,
@@ -67,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
     parser.add_argument("--compare", default=None, help="a second checkpoint: CKA between the two models")
+    add_model_arguments(parser, "compare_", "a second model (instead of --compare)")
     parser.add_argument("--layers", default="blocks",
                         help="'blocks' (residual-block outputs, pooled features, logits), 'all' (every module "
-                             "on the forward path) or a comma-separated list of module names")
+                             "on the forward path) or a comma-separated list of module names and glob patterns "
+                             "over them ('layer*.?': '*' within one dotted part, '**' across parts)")
     parser.add_argument("--num_batches", type=int, default=None, help="test batches to use (default: all full ones)")
     parser.add_argument("--adversarial", nargs="*", default=["8/255"],
                         help="L-inf eps values of the adversarial inputs, e.g. 4/255 8/255; none for clean only")
@@ -174,6 +180,8 @@ def _features(recorder: LayerRecorder, model: torch.nn.Module, images: Tensor, p
 def check_arguments(args: argparse.Namespace) -> None:
     """Every option's domain, before any file is read (ConfigError naming the option)."""
     check_device_name(args.device)
+    check_model_source(args)
+    check_model_source(args, "compare", required=False)
     if args.batch_size < MIN_BATCH_SIZE:
         raise ConfigError(f"batch_size must be >= {MIN_BATCH_SIZE} for the unbiased CKA estimator "
                           f"(HSIC_1 divides by n - 3); got {args.batch_size}")
@@ -216,15 +224,12 @@ Prepared = tuple[LoadedClassifier, "LoadedClassifier | None", CIFARDataModule, l
 
 
 def _prepare(args: argparse.Namespace) -> Prepared:
-    """The checkpoints, the data and the layers (on the CPU); every bad input fails here."""
-    main_model = load_classifier(args.checkpoint)
-    other_model = load_classifier(args.compare, option="compare") if args.compare else None
-    layers = resolve_layers(main_model.model, args.layers)
-    other_layers = resolve_layers(other_model.model, args.layers) if other_model else []
+    """The models, the data and the layers (on the CPU); every bad input fails here."""
     datamodule = build_datamodule(args, per_class=None if args.no_probes else args.probe_train_per_class)
-    check_fits(main_model, args.dataset, datamodule.num_classes)
-    if other_model is not None:
-        check_fits(other_model, args.dataset, datamodule.num_classes, option="compare")
+    main_model = load_model(args, datamodule)
+    other_model = load_model(args, datamodule, "compare") if given(args, "compare") else None
+    layers = resolve_layers(main_model.model, args.layers, datamodule.image_size)
+    other_layers = resolve_layers(other_model.model, args.layers, datamodule.image_size) if other_model else []
     return main_model, other_model, datamodule, layers, other_layers
 
 
@@ -245,7 +250,7 @@ def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepa
     baseline_seed = main_model.seed if main_model.seed is not None else args.seed
     baselines = {} if args.no_baseline else untrained_baselines(
         main_model.model, baseline_seed, to_float(datamodule.train_set.images[:args.baseline_bn_images]).to(device),
-        args.batch_size)
+        args.batch_size, main_model.fresh)
     torch.manual_seed(args.seed)
     total, (rank, _) = _full_batches(args, datamodule), rank_and_world()
     mine = owned_batches(total)
@@ -364,7 +369,8 @@ def _figures(report: dict[str, Any], folder: Path) -> list[Path]:
         if name in untrained:
             caption = {"init_bn": "untrained, BN as initialised", "reestimated_bn": "untrained, BN re-estimated"}[name]
             panels[_title(caption, untrained[name]["redundancy"])] = _nan_matrix(untrained[name]["cka"])
-    name = report["checkpoint"]["metadata"].get("pretrained_scheme", report["checkpoint"]["metadata"].get("scheme"))
+    metadata = report["checkpoint"]["metadata"]
+    name = metadata.get("pretrained_scheme", metadata.get("scheme")) or metadata.get("model")
     figures = [cka_heatmaps(panels, labels, title=f"Layer x layer CKA ({name})", path=folder / "cka_layers.png")]
     if report["adversarial"]:
         series = {label: [math.nan if v is None else v for v in entry["clean_vs_adversarial"]]

@@ -144,15 +144,19 @@ def declared_width(module: nn.Module) -> int | None:
     return None
 
 
-def forward_shape(module: nn.Module, image_size: int, channels: int = 3) -> tuple[int, ...]:
-    """Output shape of ``module`` (eval mode, no gradients) on two random images; modes restored."""
+def forward_shape(module: nn.Module, image_size: int, channels: int = 3,
+                  call: Callable[[Tensor], Any] | None = None) -> tuple[int, ...]:
+    """Output shape of ``module`` (eval mode, no gradients) on two random images; modes restored.
+
+    ``call``: how to run it (default ``module`` itself).
+    """
     parameter = next(module.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     modes = {name: child.training for name, child in module.named_modules()}
     module.eval()
     try:
         with torch.no_grad():
-            output = module(torch.rand(2, channels, image_size, image_size, device=device))
+            output = (call or module)(torch.rand(2, channels, image_size, image_size, device=device))
     finally:
         for name, child in module.named_modules():
             child.train(modes.get(name, child.training))
