@@ -50,6 +50,11 @@ def fixed_size_encoder(image_size: int = 32) -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * image_size * image_size, 16))
 
 
+def fixed_size_classifier(image_size: int = 64, num_classes: int = 10) -> nn.Module:
+    """A classifier that only runs on images of ``image_size``."""
+    return nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * image_size * image_size, num_classes))
+
+
 def not_a_module() -> int:
     return 42
 
