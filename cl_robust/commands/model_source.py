@@ -15,6 +15,7 @@ from cl_robust.commands.foreign_model import check_logits, load_foreign_classifi
 from cl_robust.commands.options import IMAGE_FOLDER
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
+from cl_robust.models.foreign import LIBRARIES, import_callable
 
 
 def _options(args: argparse.Namespace, prefix: str) -> tuple[str | None, str | None, str | None, str | None, bool]:
@@ -37,13 +38,15 @@ def check_model_source(args: argparse.Namespace, prefix: str = "", required: boo
         extra = [name for name, value in ((f"--{start}model_args", model_args), (f"--{start}weights", weights),
                                           (f"--{start}normalize", normalize)) if value]
         if extra:
-            raise ConfigError(f"{', '.join(extra)} apply to --{start}model (a model from elsewhere); a checkpoint "
+            raise ConfigError(f"{', '.join(extra)} {'apply' if len(extra) > 1 else 'applies'} to --{start}model (a model from elsewhere); a checkpoint "
                               "records its own architecture, weights and normalisation")
         if checkpoint is None and required:
             raise ConfigError(f"give {checkpoint_option} (a .ckpt written by cl-robust fit) or --{start}model "
                               "(package.module:callable, torchvision:NAME or timm:NAME, with --weights)")
     else:
         parse_model_args(model_args, f"{start}model_args")
+        if model.partition(":")[0] not in LIBRARIES:  # an import path: fail before any data is read
+            import_callable(model, f"{start}model")
     if not prefix and args.dataset != IMAGE_FOLDER and args.image_size != 32:
         raise ConfigError(f"--data.image_size applies to --data.dataset {IMAGE_FOLDER}; {args.dataset} images are "
                           "32x32")

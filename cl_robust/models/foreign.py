@@ -66,7 +66,8 @@ def import_callable(path: str, option: str) -> Callable[..., Any]:
             raise ConfigError(f"{option}: {module_name!r} has no attribute {attribute!r} ({path!r}){hint}")
         found = getattr(found, part)
     if not callable(found):
-        raise ConfigError(f"{option}: {path!r} is a {type(found).__name__}, not a callable that returns an nn.Module")
+        raise ConfigError(f"{option}: {path!r} is not callable (an object of type {type(found).__name__}); name a "
+                          "function or class that returns an nn.Module")
     return found
 
 
@@ -80,7 +81,8 @@ def _call(builder: Callable[..., Any], spec: str, args: Mapping[str, Any], optio
     except Exception as error:
         raise ConfigError(f"{option}: building {spec!r} failed ({_first_line(error)})") from None
     if not isinstance(module, nn.Module):
-        raise ConfigError(f"{option}: {spec!r} returned a {type(module).__name__}, not an nn.Module (torch.nn.Module)")
+        raise ConfigError(f"{option}: {spec!r} returned an object of type {type(module).__name__}, not an nn.Module "
+                          "(torch.nn.Module)")
     return module
 
 

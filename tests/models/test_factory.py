@@ -55,8 +55,8 @@ def test_normalisation_uses_the_given_statistics(user_models: str) -> None:
 @pytest.mark.parametrize(("spec", "options", "needle"), [
     ("nowhere_at_all:net", {}, "cannot import 'nowhere_at_all'"),
     ("user_models:small_encodr", {}, "has no attribute 'small_encodr'"),
-    ("user_models:NOT_CALLABLE", {}, "is a int, not a callable"),
-    ("user_models:not_a_module", {}, "returned a int, not an nn.Module"),
+    ("user_models:NOT_CALLABLE", {}, "is not callable (an object of type int)"),
+    ("user_models:not_a_module", {}, "returned an object of type int, not an nn.Module"),
     ("user_models:feature_maps", {}, "not [N, D] features"),
     ("user_models:small_encoder", {"backbone_args": {"depth": 3}}, "backbone_args: 'user_models:small_encoder' does not take"),
     ("user_models:small_encoder", {"width": 16}, "backbone_width applies to resnet18"),
