@@ -49,13 +49,20 @@ def reordered_copy():  # noqa: ANN201
     return _write_reordered_copy
 
 
-@pytest.fixture
-def user_models(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Puts ``tests/support`` on sys.path and PYTHONPATH, so ``user_models:<callable>`` specs import (in and out
-    of process); returns the folder."""
+def user_model_folders() -> list[str]:
+    """``tests/support`` (``user_models``) and ``examples`` (``own_model``, which ``user_models`` imports)."""
     from pathlib import Path
 
-    folder = str(Path(__file__).resolve().parent / "support")
-    monkeypatch.syspath_prepend(folder)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")])))
-    return folder
+    here = Path(__file__).resolve().parent
+    return [str(here / "support"), str(here.parent / "examples")]
+
+
+@pytest.fixture
+def user_models(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Puts :func:`user_model_folders` on sys.path and PYTHONPATH, so ``user_models:<callable>`` specs import (in
+    and out of process); returns the support folder."""
+    folders = user_model_folders()
+    for folder in reversed(folders):
+        monkeypatch.syspath_prepend(folder)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [*folders, os.environ.get("PYTHONPATH")])))
+    return folders[0]

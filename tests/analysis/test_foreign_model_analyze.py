@@ -17,6 +17,8 @@ from cl_robust.cli import main
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.data.synthetic import write_synthetic_cifar
 
+from ..conftest import user_model_folders
+
 MODEL = "user_models:small_classifier"
 
 
@@ -33,14 +35,15 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, nn.Mod
 
     folder = tmp_path_factory.mktemp("foreign_analyze")
     root = write_synthetic_cifar(str(folder / "data"), "cifar10", train_per_class=8, test_per_class=2)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+    folders = user_model_folders()
+    sys.path[:0] = folders
     try:
         import user_models
 
         torch.manual_seed(5)
         model = user_models.small_classifier().eval()
     finally:
-        sys.path.pop(0)
+        del sys.path[:len(folders)]
     with torch.no_grad():  # running statistics away from their initial values
         model.stem[1].running_mean.uniform_(-0.2, 0.2)
     torch.save(model.state_dict(), folder / "weights.pt")
@@ -73,22 +76,22 @@ def test_cka_on_one_whole_batch_is_the_full_batch_unbiased_cka(setting: tuple[st
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     root, weights, model = setting
     code, err = run(["analyze", "--model", MODEL, "--weights", str(weights), "--data.root", root, "--batch_size", "20",
-                     "--layers", "block?,pool,head", "--adversarial", "none", "--no_probes", "--no_baseline",
+                     "--layers", "block?,pool,fc", "--adversarial", "none", "--no_probes", "--no_baseline",
                      "--bootstrap", "0", "--device", "cpu", "--output", str(tmp_path)], capsys)
     assert code == 0, err
     report = json.loads((tmp_path / "analysis.json").read_text())
-    assert report["layers"] == ["block1", "block2", "pool", "head"] and report["settings"]["num_batches"] == 1
+    assert report["layers"] == ["block1", "block2", "pool", "fc"] and report["settings"]["num_batches"] == 1
     data = CIFARDataModule("cifar10", root=root, batch_size=1)
     data.setup("test")
     recorded: dict[str, Tensor] = {}
     handles = [getattr(model, name).register_forward_hook(
         lambda _m, _i, output, name=name: recorded.__setitem__(name, output.detach().clone()))
-        for name in ("block1", "block2", "pool", "head")]
+        for name in ("block1", "block2", "pool", "fc")]
     with torch.no_grad():
         model(data.test_set.images.float() / 255)
     for handle in handles:
         handle.remove()
-    expected = full_batch_cka([recorded[name] for name in ("block1", "block2", "pool", "head")])
+    expected = full_batch_cka([recorded[name] for name in ("block1", "block2", "pool", "fc")])
     assert torch.allclose(torch.tensor(report["clean"]["cka"], dtype=torch.float64), expected, atol=1e-3)
 
 
@@ -116,7 +119,7 @@ def test_patterns_baseline_bootstrap_probes_and_a_comparison_with_our_checkpoint
                      "--device", "cpu", "--output", str(tmp_path / "theirs")], capsys)
     assert code == 0, err
     report = json.loads((tmp_path / "theirs" / "analysis.json").read_text())
-    assert report["layers"] == ["stem", "block1", "block2", "pool", "head"]
+    assert report["layers"] == ["stem", "block1", "block2", "pool", "fc"]
     assert report["compare"]["layers"][-1] == "classifier" and len(report["compare"]["cka_between"]) == 5
     assert "interval" in report["clean"] and len(report["probes"]["layers"]) == 5
     assert set(report["untrained"]) >= {"init_bn", "reestimated_bn"} and report["untrained"]["seed"] == 0
@@ -142,4 +145,4 @@ def test_untrained_baseline_of_a_foreign_model_is_its_callable_under_the_seed(se
     torch.manual_seed(7)
     expected = module.small_classifier()
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in expected.state_dict().items())
-    assert not torch.equal(fresh.head.weight, loaded.model.head.weight) and not fresh.training
+    assert not torch.equal(fresh.fc.weight, loaded.model.fc.weight) and not fresh.training

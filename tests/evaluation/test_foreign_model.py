@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from cl_robust.cli import main
 from cl_robust.data.datamodule import CIFARDataModule
 
+from ..conftest import user_model_folders
+
 EPS, STEP, STEPS = 8 / 255, 2 / 255, 10
 
 
@@ -48,11 +50,12 @@ def foreign_weights(data_root: str, tmp_path_factory: pytest.TempPathFactory) ->
     """A RobustBench-style file: the state dict under ``state_dict``, keys prefixed ``module.``."""
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+    folders = user_model_folders()
+    sys.path[:0] = folders
     try:
         model = train_small_classifier(data_root)
     finally:
-        sys.path.pop(0)
+        del sys.path[:len(folders)]
     path = tmp_path_factory.mktemp("theirs") / "robust.pt"
     torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}, "epoch": 3}, path)
     return path, model

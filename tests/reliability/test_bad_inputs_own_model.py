@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from cl_robust.data.synthetic import write_synthetic_cifar
 from cl_robust.errors import ConfigError
 
+from ..conftest import user_model_folders
 from .conftest import CONFIGS, cli_in_process, error_lines, run_dir_args, tiny_args
 
 CL = str(CONFIGS / "pretrain" / "cl.yaml")
@@ -99,14 +100,15 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
     trainer.strategy.connect(model)
     trainer.save_checkpoint(folder / "at64.ckpt")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+    folders = user_model_folders()
+    sys.path[:0] = folders
     try:
         import user_models
 
         torch.save(user_models.small_classifier().state_dict(), folder / "theirs.pt")
         torch.save({"model": user_models.small_classifier(width=4).state_dict()}, folder / "narrow.pt")
     finally:
-        sys.path.pop(0)
+        del sys.path[:len(folders)]
     torch.save({"epoch": 3, "notes": "no tensors"}, folder / "nothing.pt")
     return {name: str(folder / name) for name in ("at64.ckpt", "theirs.pt", "narrow.pt", "nothing.pt")}
 
@@ -136,7 +138,7 @@ COMMAND_CASES: dict[str, tuple[str, object, str]] = {
     "model import path that does not import": ("analyze", ["--model", "nowhere_at_all:net"],
                                                "model: cannot import 'nowhere_at_all'"),
     "layer pattern that matches nothing": ("analyze", [*MODEL, "--layers", "block*,layer*.?"],
-                                           "the pattern 'layer*.?' matches no module of the SmallNet model"),
+                                           "the pattern 'layer*.?' matches no module of the SmallClassifier model"),
     "checkpoint trained on images of another size": ("evaluate", lambda f: ["--checkpoint", f["at64.ckpt"]],
                                                      "was trained on 64x64 images but the data's are 32x32"),
     "--data.image_size for CIFAR": ("evaluate", [*MODEL, "--data.image_size", "64"],

@@ -1,43 +1,14 @@
-"""Models as a user of the library would write them, importable as ``user_models:<name>`` in tests.
+"""Models as a user of the library would write them, importable as ``user_models:<name>`` in tests: the
+README example's (``examples/own_model.py``) and faulty ones for the bad-input tests.
 
-Tests put this folder on ``sys.path`` (the ``user_models`` fixture of ``tests/conftest.py``), as a user
-puts their own package on PYTHONPATH.
+Tests put this folder and ``examples/`` on ``sys.path`` (:func:`tests.conftest.user_model_folders`, the
+``user_models`` fixture), as a user puts their own package on PYTHONPATH.
 """
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
-
-
-def small_encoder(width: int = 8, channels: int = 3) -> nn.Module:
-    """Two conv blocks and global pooling: images [N, C, S, S] of any size -> features [N, 2 * width]."""
-    return nn.Sequential(
-        nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-    )
-
-
-class SmallNet(nn.Module):
-    """A classifier that normalises inside and takes images in [0, 1], as RobustBench's models do."""
-
-    def __init__(self, num_classes: int = 10, width: int = 8) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
-        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
-        self.block1 = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU())
-        self.block2 = nn.Sequential(nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.ReLU())
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(2 * width, num_classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.stem((x - self.mean) / self.std)
-        return self.head(self.pool(self.block2(self.block1(x))))
-
-
-def small_classifier(num_classes: int = 10, width: int = 8) -> SmallNet:
-    return SmallNet(num_classes, width)
+# The backbone and the classifier of the README's example, as a user's package would hold them.
+from own_model import SmallClassifier, small_classifier, small_encoder  # noqa: E402,F401
+from torch import nn
 
 
 def feature_maps() -> nn.Module:
