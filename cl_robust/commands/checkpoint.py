@@ -112,7 +112,8 @@ def check_fits(loaded: LoadedClassifier, dataset: str, num_classes: int, option:
         raise ConfigError(f"{option}: {loaded.path!r} was trained on {trained_size}x{trained_size} images but the "
                           f"data's are {image_size}x{image_size}; pass --data.image_size {trained_size} (image "
                           "folders) or the data it was trained on")
-    classes = int(getattr(getattr(loaded.model, "hparams", None), "num_classes", 0) or loaded.metadata.get("num_classes") or 0)
+    hparams = getattr(loaded.model, "hparams", None)
+    classes = int(getattr(hparams, "num_classes", 0) or loaded.metadata.get("num_classes") or 0)
     trained_on = f" (trained on {loaded.dataset})" if loaded.dataset else ""
     if classes and classes != num_classes:
         raise ConfigError(f"{option}: {loaded.path!r} is a {classes}-class classifier{trained_on} but --data.dataset "

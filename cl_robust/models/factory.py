@@ -90,6 +90,9 @@ def build_backbone(backbone: Backbone, backbone_args: Mapping[str, Any] | None =
     """
     check_backbone_spec(backbone)
     args = _check_args(backbone, backbone_args)
+    if not normalize and (mean is not None or std is not None):
+        raise ConfigError("mean and std apply when the encoder normalises its inputs (normalize: true); with "
+                          "normalize: false leave them unset")
     mean, std = tuple(mean or CIFAR10_MEAN), tuple(std or CIFAR10_STD)
     if is_registered(backbone):
         return build_registered(backbone, normalize=normalize, mean=mean, std=std, width=width, dual_bn=dual_bn)
