@@ -19,6 +19,7 @@ figure must be read against.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 from collections.abc import Sequence
@@ -32,11 +33,14 @@ from cl_robust.analysis.baseline import BASELINES, untrained_baselines
 from cl_robust.analysis.bootstrap import RESAMPLES, bootstrap_cka
 from cl_robust.analysis.cka import MIN_BATCH_SIZE, MinibatchCKA, cka_diagonal
 from cl_robust.analysis.feature_pass import FEATURE_PRECISIONS, feature_pass
-from cl_robust.analysis.layer_selection import display_name, resolve_layers
+from cl_robust.analysis.headline import describe_model, headline
+from cl_robust.analysis.layer_selection import display_name, recorder_for, resolve_layers
 from cl_robust.analysis.layers import LayerRecorder
 from cl_robust.analysis.plots import cka_heatmaps, layer_curves, redundancy_title
 from cl_robust.analysis.probes import layer_probes
 from cl_robust.analysis.redundancy import redundancy_scores
+from cl_robust.analysis.reference_layers import REFERENCE, ReferenceRecorder, reference_layers
+from cl_robust.analysis.reference_statistic import ReferenceStatistic
 from cl_robust.attacks import AttackConfig, cross_entropy_attack, parse_eps
 from cl_robust.attacks.state import seeded
 from cl_robust.commands.checkpoint import LoadedClassifier
@@ -74,8 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(parser, "compare_", "a second model (instead of --compare)")
     parser.add_argument("--layers", default="blocks",
                         help="'blocks' (residual-block outputs, pooled features, logits), 'all' (every module "
-                             "on the forward path) or a comma-separated list of module names and glob patterns "
-                             "over them ('layer*.?': '*' within one dotted part, '**' across parts)")
+                             "on the forward path), 'reference' (torch_cka's set, as the reference study used it: "
+                             "every named module, containers included) or a comma-separated list of module names "
+                             "and glob patterns over them ('layer*.?': '*' within one dotted part, '**' across parts)")
+    parser.add_argument("--no_reference", action="store_true",
+                        help="skip the reference study's statistic (mean of the whole CKA matrix over torch_cka's "
+                             "layer set), otherwise computed beside --layers in the same forward passes")
     parser.add_argument("--num_batches", type=int, default=None, help="test batches to use (default: all full ones)")
     parser.add_argument("--adversarial", nargs="*", default=["8/255"],
                         help="L-inf eps values of the adversarial inputs, e.g. 4/255 8/255; none for clean only")
@@ -172,7 +180,7 @@ class _Accumulators:
         self.untrained = {name: MinibatchCKA(layers, keep_batch_terms=True) for name in baselines}
 
 
-def _features(recorder: LayerRecorder, model: torch.nn.Module, images: Tensor, precision: str) -> list[Tensor]:
+def _features(recorder: LayerRecorder | ReferenceRecorder, model: torch.nn.Module, images: Tensor, precision: str) -> list[Tensor]:
     feature_pass(model, images, precision)
     return recorder.features()  # any float dtype: the Grams convert (gram_linear)
 
@@ -215,8 +223,9 @@ def main(argv: Sequence[str]) -> int:
         _analyze(device, args, folder, prepared)
     else:
         launch(_analyze, args.devices, device, args, folder)
-    figures = json.loads((folder / "analysis.json").read_text())["figures"]
-    print(f"wrote {folder / 'analysis.json'} and {len(figures)} figures to {folder}")
+    report = json.loads((folder / "analysis.json").read_text())
+    print(headline(report))
+    print(f"wrote {folder / 'analysis.json'} and {len(report['figures'])} figures to {folder}")
     return 0
 
 
@@ -228,8 +237,9 @@ def _prepare(args: argparse.Namespace) -> Prepared:
     datamodule = build_datamodule(args, per_class=None if args.no_probes else args.probe_train_per_class)
     main_model = load_model(args, datamodule)
     other_model = load_model(args, datamodule, "compare") if given(args, "compare") else None
-    layers = resolve_layers(main_model.model, args.layers, datamodule.image_size)
-    other_layers = resolve_layers(other_model.model, args.layers, datamodule.image_size) if other_model else []
+    image_size = tuple(datamodule.test_set.images.shape[-2:])
+    layers = resolve_layers(main_model.model, args.layers, image_size)
+    other_layers = resolve_layers(other_model.model, args.layers, image_size) if other_model else []
     return main_model, other_model, datamodule, layers, other_layers
 
 
@@ -262,9 +272,13 @@ def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepa
     metrics = _Accumulators(len(layers), len(other_layers) or None, attack_labels, list(baselines))
     kept_images, kept_labels, kept_adversarial = [], [], []
     model = main_model.model
-    baseline_recorders = {name: LayerRecorder(untrained, layers) for name, untrained in baselines.items()}
-    with LayerRecorder(model, layers) as recorder:
-        recorder_other = LayerRecorder(other_model.model, other_layers) if other_model else None
+    reference = None if args.no_reference or args.layers == REFERENCE else ReferenceStatistic(
+        reference_layers(model, tuple(datamodule.test_set.images.shape[-2:])), ["clean", *attack_labels, *baselines])
+    baseline_recorders = {name: recorder_for(untrained, layers, args.layers) for name, untrained in baselines.items()}
+    reference_recorders = {name: reference.recorder(untrained) for name, untrained in baselines.items()} if reference else {}
+    with recorder_for(model, layers, args.layers) as recorder, \
+            (reference.recorder(model) if reference else contextlib.nullcontext()) as reference_recorder:
+        recorder_other = recorder_for(other_model.model, other_layers, args.layers) if other_model else None
         for index, (images, labels) in enumerate(datamodule.test_dataloader()):
             if index >= total:
                 break
@@ -273,14 +287,21 @@ def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepa
             images, labels = to_float(images.to(device)), labels.to(device)
             clean = _features(recorder, model, images, args.precision)
             metrics.clean.update(clean)
+            if reference:
+                reference.update("clean", reference_recorder.features())
             for name, untrained in baselines.items():
-                with baseline_recorders[name] as baseline_recorder:
+                with baseline_recorders[name] as baseline_recorder, \
+                        reference_recorders.get(name, contextlib.nullcontext()) as baseline_reference:
                     metrics.untrained[name].update(_features(baseline_recorder, untrained, images, args.precision))
+                    if reference:
+                        reference.update(name, baseline_reference.features())
             for label, config in zip(attack_labels, attacks, strict=True):
                 with seeded(args.seed, index, label, device=device):  # the same random start on any rank
                     adversarial_images = cross_entropy_attack(model, images, labels, config)
                 adversarial = _features(recorder, model, adversarial_images, args.precision)
                 metrics.adversarial[label].update(adversarial)
+                if reference:
+                    reference.update(label, reference_recorder.features())
                 metrics.clean_vs_adversarial[label].update(clean, adversarial)
                 if label == attack_labels[0]:
                     kept_adversarial.append(adversarial_images.cpu())
@@ -298,6 +319,8 @@ def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepa
     if baselines:
         report["untrained"] = _untrained_report(args, metrics, baseline_seed, report["clean"]["redundancy"],
                                                 min(args.baseline_bn_images, len(datamodule.train_set)))
+    if reference:
+        report["reference"] = reference.report(lambda metric: _entry(metric, args), attack_labels, baselines)
     kept_images, kept_labels = [gather_rows(torch.cat(kept_images))], [gather_rows(torch.cat(kept_labels))]
     kept_adversarial = [gather_rows(torch.cat(kept_adversarial))] if kept_adversarial else []
     if rank != 0:
@@ -353,7 +376,8 @@ def _probes(args: argparse.Namespace, datamodule: Any, main_model: LoadedClassif
     train_images, train_labels = datamodule.train_set.images, datamodule.train_set.labels
     results = layer_probes(main_model.model, layers, to_float(train_images).to(device), train_labels,
                            torch.cat(images).to(device), torch.cat(labels), datamodule.num_classes,
-                           torch.cat(adversarial).to(device) if adversarial else None, args.batch_size)
+                           torch.cat(adversarial).to(device) if adversarial else None, args.batch_size,
+                           args.layers)
     return {"train_per_class": args.probe_train_per_class, "adversarial": attack_labels[0] if attack_labels else None,
             "features": "global-average-pooled conv maps, flattened otherwise; softmax regression by L-BFGS",
             "layers": results}
@@ -369,8 +393,7 @@ def _figures(report: dict[str, Any], folder: Path) -> list[Path]:
         if name in untrained:
             caption = {"init_bn": "untrained, BN as initialised", "reestimated_bn": "untrained, BN re-estimated"}[name]
             panels[_title(caption, untrained[name]["redundancy"])] = _nan_matrix(untrained[name]["cka"])
-    metadata = report["checkpoint"]["metadata"]
-    name = metadata.get("pretrained_scheme", metadata.get("scheme")) or metadata.get("model")
+    name = describe_model(report["checkpoint"]["metadata"], report["checkpoint"]["path"])
     figures = [cka_heatmaps(panels, labels, title=f"Layer x layer CKA ({name})", path=folder / "cka_layers.png")]
     if report["adversarial"]:
         series = {label: [math.nan if v is None else v for v in entry["clean_vs_adversarial"]]

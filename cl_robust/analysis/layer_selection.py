@@ -1,4 +1,5 @@
-"""Which layers of a model to analyse: ``blocks``, ``all`` or a comma-separated list of names and patterns.
+"""Which layers of a model to analyse: ``blocks``, ``all``, ``reference`` or a comma-separated list of names
+and glob patterns.
 
 Names are those of ``model.named_modules()`` (``encoder.layer1.0``, ``classifier``); a module
 that runs several times per forward is split into ``name#0``, ``name#1``, ... (see
@@ -14,25 +15,26 @@ from torch import nn
 
 from cl_robust.analysis.layer_patterns import expand_patterns
 from cl_robust.analysis.layers import CALL_SEPARATOR, LayerRecorder, all_module_names, block_names
+from cl_robust.analysis.reference_layers import REFERENCE, ReferenceRecorder, reference_layers
 from cl_robust.errors import ConfigError
 
 ENCODER = "encoder"
 
 
-def _call_counts(model: nn.Module, names: list[str], image_size: int = 32) -> dict[str, int]:
+def _call_counts(model: nn.Module, names: list[str], image_size: tuple[int, int] = (32, 32)) -> dict[str, int]:
     """How often each named module runs in one forward of a 4-image batch."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
         with LayerRecorder(model, names) as recorder, torch.no_grad():
-            model(torch.rand(4, 3, image_size, image_size, device=device))
+            model(torch.rand(4, 3, *image_size, device=device))
             return recorder.call_counts()
     finally:
         model.train(was_training)
 
 
-def forward_order(model: nn.Module, names: list[str], image_size: int = 32) -> list[str]:
+def forward_order(model: nn.Module, names: list[str], image_size: tuple[int, int] = (32, 32)) -> list[str]:
     """``names`` in the order their outputs appear in one forward of a 4-image batch.
 
     A module run several times appears once per call as ``name#0``, ``name#1``, ...; modules that
@@ -46,7 +48,7 @@ def forward_order(model: nn.Module, names: list[str], image_size: int = 32) -> l
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.rand(4, 3, image_size, image_size, device=device))
+            model(torch.rand(4, 3, *image_size, device=device))
     finally:
         model.train(was_training)
         for handle in handles:
@@ -61,11 +63,15 @@ def forward_order(model: nn.Module, names: list[str], image_size: int = 32) -> l
     return ordered
 
 
-def resolve_layers(model: nn.Module, selection: str, image_size: int = 32) -> list[str]:
+def resolve_layers(model: nn.Module, selection: str, image_size: tuple[int, int] = (32, 32)) -> list[str]:
     """Layer names for ``selection``: ``blocks`` (stem-free residual-block outputs, pooled features, logits),
-    ``all`` (every non-container module that runs in ``forward``, in the order of its outputs) or
-    ``name1,name2,...`` (as given; glob patterns such as ``layer*.?`` expanded in forward order).
-    ``image_size``: side of the random images of the forward passes (the data's)."""
+    ``all`` (every non-container module that runs in ``forward``, in the order of its outputs),
+    ``reference`` (torch_cka's set: every named module on the forward path, see
+    :mod:`~cl_robust.analysis.reference_layers`) or ``name1,name2,...`` (as given; glob patterns such as
+    ``layer*.?`` expanded in forward order). ``image_size``: (height, width) of the random images of the
+    forward passes (the data's)."""
+    if selection == REFERENCE:
+        return reference_layers(model, image_size)
     encoder = getattr(model, ENCODER, None)
     if selection == "blocks":
         if not isinstance(encoder, nn.Module):  # a model from elsewhere: its own blocks and its head
@@ -78,7 +84,8 @@ def resolve_layers(model: nn.Module, selection: str, image_size: int = 32) -> li
         return forward_order(model, all_module_names(model), image_size)
     names = [name.strip() for name in selection.split(",") if name.strip()]
     if not names:
-        raise ConfigError("layers must be 'blocks', 'all' or a comma-separated list of module names or patterns")
+        raise ConfigError("layers must be 'blocks', 'all', 'reference' or a comma-separated list of module names "
+                          "or patterns")
     names = expand_patterns(model, names, lambda module, found: forward_order(module, found, image_size))
     counts = _call_counts(model, [name.partition(CALL_SEPARATOR)[0] for name in names],  # unknown names raise here
                           image_size)
@@ -87,6 +94,11 @@ def resolve_layers(model: nn.Module, selection: str, image_size: int = 32) -> li
         raise ConfigError(f"layers: {', '.join(map(repr, silent))} do not run in the model's forward "
                           f"(e.g. the projection head); choose modules on the path to the logits")
     return names
+
+
+def recorder_for(model: nn.Module, layers: list[str], selection: str) -> LayerRecorder | ReferenceRecorder:
+    """The recorder of ``layers`` for ``selection``: torch_cka's references for ``reference``, copies otherwise."""
+    return ReferenceRecorder(model, layers) if selection == REFERENCE else LayerRecorder(model, layers)
 
 
 def display_name(layer: str) -> str:

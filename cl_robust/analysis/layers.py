@@ -39,7 +39,7 @@ def _name_list(names: Sequence[str]) -> str:
     return shown + (f", ... and {more} more" if more > 0 else "")
 
 
-def _first_tensor(output: Any) -> Tensor:
+def first_tensor(output: Any) -> Tensor:
     """The tensor a module returned (the first one when it returns a tuple or list)."""
     if isinstance(output, Tensor):
         return output
@@ -97,7 +97,7 @@ class LayerRecorder:
 
     def _hook(self, module_name: str) -> Any:
         def record(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            tensor = _first_tensor(output)
+            tensor = first_tensor(output)
             if self.detach:
                 tensor = tensor.detach()
             # A copy, so later in-place operations on the live output cannot change the record.

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cl_robust.analysis.layers import LayerRecorder
+from cl_robust.analysis.layer_selection import recorder_for
 from cl_robust.errors import ConfigError
 
 
@@ -35,11 +35,14 @@ def pool_features(output: Tensor) -> Tensor:
 
 
 def pooled_layer_features(model: nn.Module, layer_names: Sequence[str], images: Tensor,
-                          batch_size: int = 256) -> list[Tensor]:
-    """Pooled features [N, D_l] of each named layer of ``model`` for ``images``, on the CPU, float32."""
+                          batch_size: int = 256, selection: str = "names") -> list[Tensor]:
+    """Pooled features [N, D_l] of each named layer of ``model`` for ``images``, on the CPU, float32.
+
+    ``selection`` ``reference`` records the layers as torch_cka does (see ``recorder_for``).
+    """
     parts: list[list[Tensor]] = [[] for _ in layer_names]
     device = next(model.parameters()).device
-    with LayerRecorder(model, layer_names) as recorder, torch.no_grad():
+    with recorder_for(model, list(layer_names), selection) as recorder, torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
             model(images[start:start + batch_size].to(device))
             for part, output in zip(parts, recorder.features(), strict=True):
@@ -107,15 +110,17 @@ def probe_accuracies(train_features: Sequence[Tensor], train_labels: Tensor,
 
 def layer_probes(model: nn.Module, layer_names: Sequence[str], train_images: Tensor, train_labels: Tensor,
                  test_images: Tensor, test_labels: Tensor, num_classes: int,
-                 adversarial_test_images: Tensor | None = None, batch_size: int = 256) -> list[dict[str, object]]:
+                 adversarial_test_images: Tensor | None = None, batch_size: int = 256,
+                 selection: str = "names") -> list[dict[str, object]]:
     """Clean (and adversarial) probe accuracy of every layer in ``layer_names``.
 
     ``adversarial_test_images`` are the test images after an end-to-end attack on ``model``
     (see the module docstring). Returns one ``{"layer", "train", "clean"[, "adversarial"]}`` per layer.
     """
-    train = pooled_layer_features(model, layer_names, train_images, batch_size)
-    tests = {"clean": pooled_layer_features(model, layer_names, test_images, batch_size)}
+    train = pooled_layer_features(model, layer_names, train_images, batch_size, selection)
+    tests = {"clean": pooled_layer_features(model, layer_names, test_images, batch_size, selection)}
     if adversarial_test_images is not None:
-        tests["adversarial"] = pooled_layer_features(model, layer_names, adversarial_test_images, batch_size)
+        tests["adversarial"] = pooled_layer_features(model, layer_names, adversarial_test_images, batch_size,
+                                                     selection)
     accuracies = probe_accuracies(train, train_labels, tests, test_labels, num_classes)
     return [{"layer": name, **record} for name, record in zip(layer_names, accuracies, strict=True)]

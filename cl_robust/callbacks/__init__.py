@@ -1,6 +1,8 @@
-"""Callbacks: adversarial examples injected into pretraining and fine-tuning; a non-finite loss guard."""
+"""Callbacks: adversarial examples injected into pretraining and fine-tuning; a non-finite loss guard;
+checkpoints after chosen epochs."""
 
 from .base import ADV_TERM, AdversarialTraining
+from .epoch_checkpoints import EpochCheckpoints, epoch_checkpoint_name
 from .finetuning import AdversarialFineTuning
 from .nan_guard import NonFiniteLossError, NonFiniteLossGuard
 from .pretraining import AdversarialPretraining
@@ -13,8 +15,10 @@ __all__ = [
     "AdversarialPretraining",
     "AdversarialSupervised",
     "AdversarialTraining",
+    "EpochCheckpoints",
     "NonFiniteLossError",
     "NonFiniteLossGuard",
+    "epoch_checkpoint_name",
     "trades_attack",
     "trades_kl",
 ]

@@ -38,6 +38,7 @@ from cl_robust.commands.versions import versions
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
 
+from .corruption_baseline import add_corruption_arguments, check_corruption_baseline, corruption_section
 from .estimate import estimate_line, seconds_per_pass
 from .intervals import METHOD
 from .per_sample import FILE_NAME
@@ -62,12 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
     parser.add_argument("--attacks", nargs="+", default=list(DEFAULT_ATTACKS),
-                        help=f"attacks to run: {', '.join([*PRESETS, SWEEP])}; options as NAME:key=value:... "
+                        help=f"attacks to run: {', '.join([*PRESETS, SWEEP])}, corruptions (CIFAR-10-C; names=..., severities=...); options as NAME:key=value:... "
                              "(eps, norm; step, steps, random_start for pgd / tm1; random_start for fgsm; steps, "
                              "queries for autoattack; queries for square), e.g. pgd20:eps=4/255 "
                              f"(default: {' '.join(DEFAULT_ATTACKS)})")
     parser.add_argument("--eps", nargs="+", default=list(DEFAULT_SWEEP),
                         help=f"L-inf eps values of {SWEEP}, as fractions such as 8/255 (default: {' '.join(DEFAULT_SWEEP)})")
+    add_corruption_arguments(parser)
     return parser
 
 
@@ -84,6 +86,7 @@ def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[Atta
     outcome = evaluate_robustness(loaded.model, datamodule.test_dataloader(), attacks, device, loaded.metadata,
                                   seed=args.seed, state_dir=folder / STATE_FOLDER,
                                   autoattack_batch_size=args.batch_size, show_progress=True)
+    corruptions = corruption_section(args, attacks, datamodule, device, outcome["results"])
     rank, world = rank_and_world()
     if rank != 0:
         return
@@ -95,13 +98,14 @@ def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[Atta
         "device": str(device), "devices": world, "seed": args.seed, "versions": versions(), "interval": METHOD,
         "results": outcome["results"], "worst_case": [case.record() for case in outcome["worst_case"]],
         "masking": outcome["masking"], "per_sample": FILE_NAME,
+        **({"corruptions": corruptions} if corruptions else {}),
     }
     if outcome["per_sample"] is not None:
         outcome["per_sample"].write_csv(folder / FILE_NAME, outcome["worst_case"])
     write_report(report, folder)
     if args.wandb:
         run = open_wandb_run(args.wandb_project, f"evaluate-{folder.name}",
-                             {k: v for k, v in report.items() if k not in ("results", "worst_case", "masking")},
+                             {k: v for k, v in report.items() if k not in ("results", "worst_case", "masking", "corruptions")},
                              "evaluate")
         if run is not None:
             log_to_wandb(run, report)
@@ -146,6 +150,7 @@ def main(argv: Sequence[str]) -> int:
     device = resolve_device(args.device)
     folder = prepare_output_dir(args.output)
     prepared = _prepare(args)
+    check_corruption_baseline(args, attacks, prepared[1].num_classes)
     check_devices(args.devices, device, len(prepared[1].test_dataloader()))
     announce_estimate(prepared, attacks, device, args.devices)
     if args.devices == 1:

@@ -26,7 +26,7 @@ QUIET_SECONDS = 60.0
 
 def passes_per_image(spec: AttackSpec) -> float:
     """Forward + backward passes one image costs under ``spec`` (forward-only queries count 1/3)."""
-    if spec.kind == "clean":
+    if spec.kind in ("clean", "corruption"):  # a forward pass (making a corrupted image costs less)
         return 1 / 3
     if spec.kind == "autoattack":
         # APGD-CE, APGD-T and FAB-T (about two passes an iteration) over 9 targets, then Square's queries.

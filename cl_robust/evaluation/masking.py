@@ -35,7 +35,9 @@ Record = dict[str, Any]
 
 
 def _ran(records: Iterable[Record]) -> list[Record]:
-    return [r for r in records if not r.get("skipped") and r.get("correct") is not None and r.get("total")]
+    """The attacks that ran (common corruptions are no attack: no check applies to them)."""
+    return [r for r in records if not r.get("skipped") and r.get("correct") is not None and r.get("total")
+            and r.get("kind") != "corruption"]
 
 
 def _slack(a: Record, b: Record) -> int:

@@ -16,12 +16,15 @@ from cl_robust.commands.progress import image_bar
 
 
 def accuracies_text(names: Sequence[str], counts: Tensor, skipped: Sequence[bool]) -> str:
-    """``clean 52.0%, pgd20 10.5%``: each attack's accuracy over the images counted so far."""
-    parts = []
+    """``clean 52.0%, pgd20 10.5%``: each attack's accuracy over the images counted so far; entries
+    sharing a name (the 75 common corruptions, all named ``corruptions`` here) are pooled into one."""
+    pooled: dict[str, list[int]] = {}
     for name, (correct, total), skip in zip(names, counts.tolist(), skipped, strict=True):
         if not skip and total:
-            parts.append(f"{name} {100 * correct / total:.1f}%")
-    return ", ".join(parts)
+            sums = pooled.setdefault(name, [0, 0])
+            sums[0] += correct
+            sums[1] += total
+    return ", ".join(f"{name} {100 * correct / total:.1f}%" for name, (correct, total) in pooled.items())
 
 
 class SuiteProgress:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import corruption_summary
 from .intervals import METHOD
 from .suite import eps_text
 from .threat_models import AUTOATTACK_FAST_NOTE
@@ -22,9 +23,11 @@ def _interval(record: dict[str, Any]) -> str:
 
 
 def table_rows(results: list[dict[str, Any]]) -> list[list[str]]:
-    """One row of strings per attack, in :data:`COLUMNS` order."""
+    """One row of strings per attack, in :data:`COLUMNS` order (common corruptions have their own table)."""
     rows = []
     for r in results:
+        if r["kind"] == "corruption":
+            continue
         clean = r["kind"] == "clean"
         attack_steps = "" if clean or r["kind"] == "square" else str(r["steps"])
         step = "" if clean or r["kind"] in NO_STEP_SIZE else f"{r['step_size']:.4g}"
@@ -98,6 +101,7 @@ def markdown(report: dict[str, Any]) -> str:
     if report["checkpoint"].get("note"):
         lines += [f"Note: {report['checkpoint']['note']}.", ""]
     lines += _table(list(COLUMNS), table_rows(report["results"]))
+    lines += corruption_summary.markdown_lines(report)
     lines += _worst_case_lines(report.get("worst_case") or [])
     lines += _masking_lines(report.get("masking"))
     notes = [f"- `{r['name']}` skipped: {r['skipped']}" for r in report["results"] if r["skipped"]]
@@ -126,8 +130,11 @@ def log_to_wandb(run: Any, report: dict[str, Any]) -> None:
     import wandb
 
     table = wandb.Table(columns=list(COLUMNS), data=table_rows(report["results"]))
-    scalars = {f"robust_acc/{r['name']}": r["accuracy"] for r in report["results"] if r["accuracy"] is not None}
+    scalars = {f"{'corruption_acc' if r['kind'] == 'corruption' else 'robust_acc'}/{r['name']}": r["accuracy"]
+               for r in report["results"] if r["accuracy"] is not None}
     scalars.update({f"worst_case/{case['norm']} {eps_text(case['eps'], case['norm'])}": case["accuracy"]
                     for case in report.get("worst_case") or [] if case["accuracy"] is not None})
     scalars["masking_suspected"] = float(bool((report.get("masking") or {}).get("suspected")))
-    run.log({"robustness": table, **scalars})
+    scalars.update(corruption_summary.wandb_scalars(report))
+    corruptions = corruption_summary.wandb_table(report, wandb.Table)
+    run.log({"robustness": table, **scalars, **({"corruptions": corruptions} if corruptions is not None else {})})

@@ -36,6 +36,7 @@ from cl_robust.commands.distributed import gather_rows, owned_batches, rank_and_
 from cl_robust.data.augment import to_float
 
 from .autoattack import ATTACKS, AutoAttackOutcome, run_autoattack
+from .corruption_suite import pixels_note
 from .intervals import wilson_interval
 from .masking import masking_checks
 from .per_sample import PerSampleOutcomes
@@ -122,6 +123,8 @@ class RobustnessCounter:
         self._batches = 0
         self._indices_given = False
         self._model: nn.Module | None = None
+        #: How the images given to the common corruptions were stored (8-bit levels or not).
+        self.corruption_pixels: set[str] = set()
 
     @property
     def _original_autoattacks(self) -> list[int]:
@@ -151,6 +154,8 @@ class RobustnessCounter:
             self._images.append(images.detach().clone())
         self.counts = self.counts.to(images.device)
         self.objectives = self.objectives.to(images.device)
+        if any(spec.kind == "corruption" for spec in self.attacks):
+            self.corruption_pixels.add(pixels_note(images))
         with attack_mode(model, "eval"):
             for index, spec in enumerate(self.attacks):
                 if self.skipped[spec.name] or spec.kind == "autoattack":
@@ -241,6 +246,8 @@ class RobustnessCounter:
                 record["objective_after"] = after / batches if batches else None
             if spec.name in self.autoattack:
                 record.update(autoattack_details(self.autoattack[spec.name], spec))
+            if spec.kind == "corruption":
+                record["pixels"] = "; ".join(sorted(self.corruption_pixels)) or None
             records.append(record)
         return records
 
@@ -301,7 +308,7 @@ def evaluate_robustness(model: nn.Module, dataloader: Iterable[Any], attacks: Se
     mine = owned_batches(len(batches))  # type: ignore[arg-type]
     show = show_progress and rank_and_world()[0] == 0
     progress = SuiteProgress(_images_in(batches, mine), show)
-    names = [spec.name for spec in counter.attacks]
+    names = ["corruptions" if spec.kind == "corruption" else spec.name for spec in counter.attacks]
     skipped = [bool(counter.skipped[spec.name]) or spec.kind == "autoattack" for spec in counter.attacks]
     offset = 0
     for batch_index, batch in enumerate(batches):

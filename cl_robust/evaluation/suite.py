@@ -23,7 +23,11 @@ APGD-CE, APGD-T and FAB-T) and ``queries`` (Square) for ``autoattack``; ``querie
 - ``square``: Square Attack alone (Andriushchenko et al. 2020), black-box, 5000 queries;
 - ``tm1`` / ``tm1-pgd20``: threat model I, PGD on the contrastive loss through encoder +
   projection head, at the reference settings / at the ``pgd20`` settings;
-- ``clean``: no attack.
+- ``clean``: no attack;
+- ``corruptions``: not an attack but the 15 common corruptions of CIFAR-10-C at their 5
+  severities (Hendrycks & Dietterich 2019; :mod:`cl_robust.corruptions`), 75 entries of kind
+  ``corruption``; ``corruptions:names=fog,contrast:severities=3,5`` picks some (the 4 extra
+  corruptions may be named too). See :mod:`~cl_robust.evaluation.corruption_suite`.
 """
 
 from __future__ import annotations
@@ -34,12 +38,15 @@ from dataclasses import asdict, dataclass, replace
 from cl_robust.attacks import AttackConfig, parse_eps
 from cl_robust.errors import ConfigError
 
-KINDS = ("clean", "fgsm", "pgd", "autoattack", "autoattack-fast", "square", "tm1")
+from .corruption_suite import CORRUPTIONS_ENTRY, CorruptionChoice, parse_corruption_options
+
+KINDS = ("clean", "fgsm", "pgd", "autoattack", "autoattack-fast", "square", "tm1", "corruption")
 #: The options each kind of attack takes (see the module docstring).
 OPTIONS: dict[str, tuple[str, ...]] = {
     "clean": (), "fgsm": ("eps", "norm", "random_start"),
     "pgd": ("eps", "step", "steps", "norm", "random_start"), "tm1": ("eps", "step", "steps", "norm", "random_start"),
     "autoattack": ("eps", "norm", "steps", "queries"), "autoattack-fast": ("eps", "norm"), "square": ("eps", "norm", "queries"),
+    "corruption": ("names", "severities"),
 }
 #: The original AutoAttack's standard version: iterations of APGD-CE, APGD-T and FAB-T, and Square's queries.
 AUTOATTACK_ITERATIONS, SQUARE_QUERIES = 100, 5000
@@ -53,7 +60,8 @@ class AttackSpec:
     ``kind``: ``clean``, ``fgsm``, ``pgd`` (cross-entropy end to end: threat model II),
     ``autoattack`` (the ensemble of Croce & Hein 2020; ``steps``: its iterations), ``autoattack-fast``
     (torchattacks' version), ``square`` (black-box, ``queries`` queries) or ``tm1`` (PGD on the
-    contrastive loss through encoder + projection head).
+    contrastive loss through encoder + projection head); or ``corruption``: no attack but one of
+    CIFAR-10-C's corruptions (``corruption``) at one ``severity``.
     """
 
     name: str
@@ -64,11 +72,13 @@ class AttackSpec:
     step_size: float = 0.0
     random_start: bool = False
     queries: int = 0
+    corruption: str = ""
+    severity: int = 0
 
     @property
     def threat_model(self) -> str:
-        """``clean``, ``TM-I`` (contrastive loss) or ``TM-II`` (cross-entropy end to end)."""
-        return {"clean": "clean", "tm1": "TM-I"}.get(self.kind, "TM-II")
+        """``clean``, ``TM-I`` (contrastive loss), ``TM-II`` (cross-entropy end to end) or ``corruption``."""
+        return {"clean": "clean", "tm1": "TM-I", "corruption": "corruption"}.get(self.kind, "TM-II")
 
     def attack_config(self) -> AttackConfig:
         """The :class:`AttackConfig` of a PGD / FGSM / TM-I attack (eval-mode BatchNorm)."""
@@ -83,6 +93,8 @@ class AttackSpec:
     @property
     def key(self) -> tuple[object, ...]:
         """Everything but the name: two specs with the same key are the same attack."""
+        if self.kind == "corruption":
+            return (self.kind, self.corruption, self.severity)
         return (self.kind, self.norm, self.eps, self.steps, self.step_size, self.random_start, self.queries)
 
 
@@ -160,7 +172,7 @@ def _override(spec: AttackSpec, options: Sequence[str], text: str) -> AttackSpec
 
 def check_spec(spec: AttackSpec) -> AttackSpec:
     """Raise ConfigError for impossible settings (e.g. eps 8 where 8/255 was meant)."""
-    if spec.kind != "clean":
+    if spec.kind not in ("clean", "corruption"):
         spec.attack_config()  # checks norm, eps range, step and steps
     return spec
 
@@ -175,13 +187,39 @@ def sweep_specs(eps_values: Iterable[str | float]) -> list[AttackSpec]:
     return specs
 
 
+def corruption_specs(choice: CorruptionChoice) -> list[AttackSpec]:
+    """One ``corruption`` spec per corruption and severity of ``choice``, named ``<corruption>-s<severity>``."""
+    return [AttackSpec(f"{name}-s{severity}", "corruption", norm="none", corruption=name, severity=severity)
+            for name in choice.names for severity in choice.severities]
+
+
+def _split_entries(texts: Iterable[str]) -> list[str]:
+    """Entries of ``--attacks``, split at commas, except the commas of a ``corruptions`` entry's option
+    values (``corruptions:names=fog,contrast:severities=3,5`` is one entry)."""
+    known = {*PRESETS, SWEEP, CORRUPTIONS_ENTRY}
+    entries: list[str] = []
+    for item in texts:
+        start = len(entries)
+        for part in (piece.strip() for piece in item.split(",")):
+            if not part:
+                continue
+            continues = (len(entries) > start and entries[-1].split(":")[0] == CORRUPTIONS_ENTRY
+                         and part.split(":")[0] not in known)
+            if continues:
+                entries[-1] += "," + part
+            else:
+                entries.append(part)
+    return entries
+
+
 def parse_attacks(texts: Iterable[str], sweep: Iterable[str | float] = DEFAULT_SWEEP) -> list[AttackSpec]:
     """Attack specs from their names (comma-separated lists accepted); duplicate settings run once."""
     specs: list[AttackSpec] = []
-    for text in (part.strip() for item in texts for part in item.split(",")):
-        if not text:
-            continue
+    for text in _split_entries(texts):
         preset, *options = text.split(":")
+        if preset == CORRUPTIONS_ENTRY:
+            specs += corruption_specs(parse_corruption_options(text, options))
+            continue
         if preset == SWEEP:
             if options:
                 raise ConfigError(f"attack {text!r}: {SWEEP} takes no options (its eps values come from --eps, "
@@ -190,10 +228,10 @@ def parse_attacks(texts: Iterable[str], sweep: Iterable[str | float] = DEFAULT_S
             specs += [check_spec(spec) for spec in sweep_specs(sweep)]
             continue
         if preset not in PRESETS:
-            raise ConfigError(f"unknown attack {preset!r}; known: {', '.join([*PRESETS, SWEEP])}")
+            raise ConfigError(f"unknown attack {preset!r}; known: {', '.join([*PRESETS, SWEEP, CORRUPTIONS_ENTRY])}")
         specs.append(check_spec(_override(PRESETS[preset], options, text)))
     if not specs:
-        raise ConfigError(f"attacks: give at least one attack ({', '.join([*PRESETS, SWEEP])})")
+        raise ConfigError(f"attacks: give at least one attack ({', '.join([*PRESETS, SWEEP, CORRUPTIONS_ENTRY])})")
     unique: dict[tuple[object, ...], AttackSpec] = {}
     for spec in specs:
         unique.setdefault(spec.key, spec)

@@ -29,6 +29,7 @@ from cl_robust.errors import ConfigError
 from cl_robust.losses.objectives import CONTRASTIVE_TERMS, ContrastiveObjective
 
 from .autoattack import NORMS, FloatLogits
+from .corruption_suite import corrupted_images
 from .suite import AttackSpec
 
 AUTOATTACK_FAST_NOTE = (
@@ -120,6 +121,8 @@ def adversarial_images(model: nn.Module, images: Tensor, labels: Tensor, spec: A
     """The inputs the classifier is scored on for ``spec`` (the clean images for ``clean``)."""
     if spec.kind == "clean":
         return images
+    if spec.kind == "corruption":  # seeded by the caller (per batch and corruption), as the attacks' random starts
+        return corrupted_images(images, spec.corruption, spec.severity, torch.initial_seed())
     if spec.kind == "autoattack-fast":
         return autoattack_fast(model, images, labels, spec, num_classes)
     if spec.kind == "square":

@@ -4,7 +4,7 @@ Attacks of different norms or sizes are different threat models, so the worst ca
 per threat model: at norm p and size eps, an image counts when it is classified correctly
 without attack and after every attack of norm p and size at most eps (a perturbation within
 a smaller ball is also within the larger one), whatever the attack's loss (TM-I and TM-II
-alike). Attacks at an L-inf eps of 0.5 or more can turn any image into uniform grey; they only
+alike). Common corruptions are no threat model of a norm and take no part. Attacks at an L-inf eps of 0.5 or more can turn any image into uniform grey; they only
 serve as a check (:mod:`~cl_robust.evaluation.masking`) and form no threat model here.
 """
 
@@ -49,7 +49,7 @@ class WorstCase:
 
 def worst_cases(specs: list[AttackSpec], correct: dict[str, Tensor]) -> list[WorstCase]:
     """One :class:`WorstCase` per (norm, eps) of the attacks that ran (``correct``: name -> bool per image)."""
-    ran = [spec for spec in specs if spec.kind != "clean" and spec.name in correct
+    ran = [spec for spec in specs if spec.kind not in ("clean", "corruption") and spec.name in correct
            and not is_very_large(spec.norm, spec.eps)]
     if not ran:
         return []

@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-CellKey = tuple[str, str, str, "str | None"]
+CellKey = tuple[str, str, str, "str | None", "int | None"]
 #: Redundancy scores kept per input kind and baseline.
 SCORES: tuple[str, ...] = ("mean_offdiagonal", "mean_all", "largest_block_fraction")
 BASELINES: tuple[str, ...] = ("init_bn", "reestimated_bn")
@@ -58,6 +58,21 @@ def untrained_value(cell: dict[str, Any], baseline: str, score: str = "mean_offd
     return ((cell.get("untrained") or {}).get(baseline, {}).get("redundancy") or {}).get(score)
 
 
+def reference_value(cell: dict[str, Any], kind: str = "clean", score: str = "mean_all") -> float | None:
+    """The reference statistic (torch_cka's layer set, whole-matrix mean) of a cell (None when not analysed)."""
+    return ((cell.get("reference") or {}).get("redundancy", {}).get(kind) or {}).get(score)
+
+
+def reference_untrained_value(cell: dict[str, Any], baseline: str, score: str = "mean_all") -> float | None:
+    """The reference statistic of a cell's untrained baseline (None when absent)."""
+    return ((cell.get("reference") or {}).get("untrained", {}).get(baseline) or {}).get(score)
+
+
+def scenario_label(scenario: str, length: int | None) -> str:
+    """How a cell's scenario appears in tables: ``full_at (2 ep)`` for a fine-tuning length."""
+    return scenario if length is None else f"{scenario} ({length} ep)"
+
+
 def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean +- sd over the seeds of one cell (``cells``: its per-seed summaries)."""
     first = cells[0]
@@ -65,10 +80,11 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
     attacks: dict[str, Any] = {}
     for cell in cells:
         for row in cell.get("attacks", []):
-            attacks.setdefault(row["name"], {"threat_model": row["threat_model"], "values": []})
+            attacks.setdefault(row["name"], {"threat_model": row["threat_model"], "eps": row.get("eps"), "values": []})
             attacks[row["name"]]["values"].append(row["accuracy"])
     result: dict[str, Any] = {
         "dataset": first["dataset"], "scheme": first["scheme"], "scenario": first["scenario"], "eps": first["eps"],
+        "length": first.get("length"), "label": scenario_label(first["scenario"], first.get("length")),
         "seeds": [cell.get("seed", 0) for cell in cells],
         # The seeds whose evaluation / analysis finished: what each mean +- sd is over.
         "seeds_evaluated": [cell.get("seed", 0) for cell in cells if cell.get("clean_accuracy") is not None],
@@ -77,7 +93,8 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "robust_accuracy": seed_stats(cell.get("robust_accuracy") for cell in cells),
         "ci95": {row["name"]: row.get("ci95") for row in first.get("attacks", [])} if len(cells) == 1 else {},
         "robust_attack": next((cell.get("robust_attack") for cell in cells if cell.get("robust_attack")), None),
-        "attacks": {name: {"threat_model": entry["threat_model"], **(seed_stats(entry["values"]) or {})}
+        "attacks": {name: {"threat_model": entry["threat_model"], "eps": entry["eps"],
+                           **(seed_stats(entry["values"]) or {})}
                     for name, entry in attacks.items()},
         "redundancy": {kind: {score: seed_stats(redundancy_value(cell, score, kind) for cell in cells)
                               for score in SCORES} for kind in kinds},
@@ -87,10 +104,14 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
             None if redundancy_value(cell, score) is None or untrained_value(cell, baseline, score) is None
             else redundancy_value(cell, score) - untrained_value(cell, baseline, score)  # type: ignore[operator]
             for cell in cells) for score in SCORES} for baseline in BASELINES},
+        "reference": {kind: seed_stats(reference_value(cell, kind) for cell in cells) for kind in kinds},
+        "reference_untrained": {baseline: seed_stats(reference_untrained_value(cell, baseline) for cell in cells)
+                                for baseline in BASELINES},
         "bootstrap_halfwidth": seed_stats(
             (interval[1] - interval[0]) / 2 if interval else None
             for interval in ((cell.get("interval", {}).get("clean") or {}).get("mean_offdiagonal") for cell in cells)),
         "layers": next((cell["layers"] for cell in cells if cell.get("layers")), []),
+        "adversarial_eps": next((cell.get("adversarial_eps") for cell in cells if cell.get("adversarial_eps")), None),
         "cka": {kind: mean_matrix([cell.get("cka", {}).get(kind) for cell in cells]) for kind in kinds},
         "cka_untrained": mean_matrix([((cell.get("untrained") or {}).get("reestimated_bn") or {}).get("cka")
                                       for cell in cells]),
@@ -104,5 +125,6 @@ def group_by_cell(cells: Iterable[dict[str, Any]]) -> dict[CellKey, list[dict[st
     """Per-seed cell summaries grouped by (dataset, scheme, scenario, eps), in first-seen order."""
     groups: dict[CellKey, list[dict[str, Any]]] = {}
     for cell in cells:
-        groups.setdefault((cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"]), []).append(cell)
+        groups.setdefault((cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"], cell.get("length")),
+                          []).append(cell)
     return groups

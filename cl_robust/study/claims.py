@@ -62,6 +62,11 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("C2", "cl", "at", "full_at", "redundancy", "decrease", "0.754 -> 0.706"),
     Claim("C2", "scl", "at", "full_at", "redundancy", "no decrease", "0.710 -> 0.715"),
     Claim("C2", "sl", "at", "full_at", "redundancy", "no decrease", "0.756 -> 0.751"),
+    # The abstract's "adversarial fine-tuning applied to the contrastive learning scheme" also covers
+    # adversarial full fine-tuning of a standard model (no number published for it).
+    Claim("C2", "cl", "st", "st_full_at", "redundancy", "decrease", "lowered (abstract; no number)"),
+    Claim("C2", "scl", "st", "st_full_at", "redundancy", "no decrease", "little effect (abstract; no number)"),
+    Claim("C2", "sl", "st", "st_full_at", "redundancy", "no decrease", "little effect (abstract; no number)"),
     Claim("C3", "cl", "st", "at", "robust_accuracy", "increase", "higher TM-II robust accuracy"),
     Claim("C3", "scl", "st", "at", "robust_accuracy", "increase", "higher TM-II robust accuracy"),
     Claim("C3", "sl", "st", "at", "robust_accuracy", "increase", "higher TM-II robust accuracy"),
@@ -110,30 +115,51 @@ def verdict(differences: Sequence[float], direction: str, noise_floor: float | N
     return "inconclusive", "the interval contains 0"
 
 
+@dataclass(frozen=True)
+class Statistic:
+    """Per-seed values of one statistic in the two cells of a claim, and its noise floor (None: none)."""
+
+    first: dict[int, float]
+    second: dict[int, float]
+    noise_floor: float | None = None
+
+
+def _comparison(claim: Claim, statistic: Statistic) -> dict[str, Any]:
+    """Seed-by-seed differences, their interval, the verdict under the rule and without the noise floor."""
+    seeds = sorted(set(statistic.first) & set(statistic.second))
+    differences = [statistic.second[s] - statistic.first[s] for s in seeds]
+    if differences:
+        label, reason = verdict(differences, claim.direction, statistic.noise_floor)
+        paired, paired_reason = verdict(differences, claim.direction, None)
+    else:
+        label, reason = paired, paired_reason = "inconclusive", "no seed has both cells"
+    interval = t_interval(differences) if len(differences) > 1 else None
+    return {"seeds": seeds, "per_seed": differences,
+            "difference": statistics.fmean(differences) if differences else None,
+            "interval95": list(interval) if interval else None, "noise_floor": statistic.noise_floor,
+            "verdict": label, "reason": reason,
+            "without_noise_floor": {"verdict": paired, "reason": paired_reason}}
+
+
 def claim_entry(claim: Claim, dataset: str, eps: str | None, first: dict[int, float], second: dict[int, float],
                 noise_floor: float | None, reference: tuple[dict[int, float], dict[int, float]] | None = None,
-                ) -> dict[str, Any]:
+                length: int | None = None, reference_floor: float | None = None,
+                reference_name: str = "mean of the whole CKA matrix (diagonal included)") -> dict[str, Any]:
     """One ``claims`` entry of ``summary.json`` from per-seed values of the two scenarios.
 
-    ``reference``: the same cells' whole-matrix mean CKA (the reference's statistic), per seed.
+    ``reference``: the same cells' values of the reference study's statistic, per seed, judged
+    under the same rule with ``reference_floor`` (its untrained network's seed-to-seed sd);
+    ``length``: the epochs of fine-tuning of ``scenario_b``'s cell (``finetune_lengths``).
+    Each verdict also comes ``without_noise_floor``: the paired seed-by-seed interval alone.
     """
-    seeds = sorted(set(first) & set(second))
-    differences = [second[s] - first[s] for s in seeds]
-    label, reason = verdict(differences, claim.direction, noise_floor) if differences else (
-        "inconclusive", "no seed has both cells")
-    interval = t_interval(differences) if len(differences) > 1 else None
+    shown_b = claim.scenario_b if length is None else f"{claim.scenario_b} ({length} ep)"
     entry: dict[str, Any] = {
-        "id": claim.id, "dataset": dataset, "eps": eps, "scheme": claim.scheme,
-        "comparison": f"{claim.scenario_b} - {claim.scenario_a}", "statistic": claim.statistic,
-        "direction": claim.direction, "published": claim.published, "seeds": seeds,
-        "per_seed": differences, "difference": statistics.fmean(differences) if differences else None,
-        "interval95": list(interval) if interval else None, "noise_floor": noise_floor,
-        "verdict": label, "reason": reason,
+        "id": claim.id, "dataset": dataset, "eps": eps, "scheme": claim.scheme, "length": length,
+        "comparison": f"{shown_b} - {claim.scenario_a}", "statistic": claim.statistic,
+        "direction": claim.direction, "published": claim.published,
+        **_comparison(claim, Statistic(first, second, noise_floor)),
     }
     if reference is not None:
-        ref_seeds = sorted(set(reference[0]) & set(reference[1]))
-        ref = [reference[1][s] - reference[0][s] for s in ref_seeds]
-        entry["reference_statistic"] = {"name": "mean of the whole CKA matrix (diagonal included)",
-                                        "difference": statistics.fmean(ref) if ref else None,
-                                        "interval95": list(t_interval(ref) or ()) or None}
+        entry["reference_statistic"] = {"name": reference_name,
+                                        **_comparison(claim, Statistic(*reference, reference_floor))}
     return entry

@@ -98,7 +98,8 @@ def main(argv: Sequence[str]) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be an integer >= 1 (runs at once); got {args.jobs}")
     spec = load_spec(args.config, args.output)
-    console = Console()
+    # A log file or pipe is not a terminal: rich would cut the final tables at 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     selected = select(spec, args.only)
     check_writable_folder(spec.output, "--output" if args.output else "output")
     validate_runs(spec, selected)  # every (selected) run's options, before anything trains (and in --list)

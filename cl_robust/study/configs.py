@@ -134,8 +134,24 @@ def compose(spec: StudySpec, run: Run, run_dir: Path, source_checkpoint: Path | 
     if run.adversarial:
         study["adversarial"] = {"init_args": {**spec.option("attack"), "eps": run.eps}}
     config = merge(config, study)
+    lengths = spec.raw.get("finetune_lengths")
+    if lengths and run.phase == "finetune" and run.adversarial:
+        _keep_lengths(config, lengths)
     for override in spec.raw["overrides"]:
         if fnmatch.fnmatchcase(run.run_id, override["runs"]):
             for key, value in override["set"].items():
                 set_dotted(config, key, value)
+    if lengths and run.phase == "finetune" and run.adversarial and config["trainer"].get("max_epochs") != lengths[-1]:
+        raise ConfigError(f"finetune_lengths trains adversarial fine-tuning for {lengths[-1]} epochs, but overrides set "
+                          f"trainer.max_epochs {config['trainer'].get('max_epochs')} for {run.run_id}; drop that "
+                          "override or change finetune_lengths")
     return config
+
+
+def _keep_lengths(config: dict[str, Any], lengths: list[int]) -> None:
+    """Train for the longest of ``lengths`` and keep ``epoch<k>.ckpt`` after each (``finetune_lengths``)."""
+    trainer = config.setdefault("trainer", {})
+    trainer["max_epochs"] = lengths[-1]
+    callbacks = list(trainer.get("callbacks") or [])
+    callbacks.append({"class_path": "cl_robust.callbacks.EpochCheckpoints", "init_args": {"epochs": list(lengths)}})
+    trainer["callbacks"] = callbacks

@@ -16,11 +16,18 @@ INPUT_KINDS: tuple[str, ...] = ("clean", "adversarial")
 
 
 def short_layer_name(layer: str) -> str:
-    """``encoder.layer2.1`` -> ``2.1``, ``encoder.avgpool`` -> ``pool``, ``classifier`` -> ``fc``: tick labels."""
+    """``encoder.layer2.1`` -> ``layer2.1``, ``encoder.avgpool`` -> ``pool``, ``classifier`` -> ``fc``: tick labels."""
     name = layer.removeprefix("encoder.")
-    if name.startswith("layer"):
-        return name.removeprefix("layer")
     return {"avgpool": "pool", "classifier": "fc", "relu": "stem"}.get(name, name)
+
+
+def _seeds_text(cells: dict[tuple[str, str], dict[str, Any]]) -> str:
+    """``mean over 3 seeds`` / ``one seed``: what each panel is, for the colour bar."""
+    counts = {len(cell.get("seeds_analysed") or []) for cell in cells.values()} - {0}
+    if not counts or counts == {1}:
+        return "one seed"
+    low, high = min(counts), max(counts)
+    return f"mean over {high} seeds" if low == high else f"mean over {low}-{high} seeds"
 
 
 def _untrained_matrix(cells: dict[tuple[str, str], dict[str, Any]], scheme: str, scenarios: list[str]) -> Any:
@@ -58,7 +65,8 @@ def cka_grid(cells: dict[tuple[str, str], dict[str, Any]], schemes: list[str], s
                                                        dtype=float))
                 image = axis.imshow(values, vmin=0.0, vmax=1.0, cmap="magma", origin="lower")
             else:
-                axis.text(0.5, 0.5, "-", ha="center", va="center", transform=axis.transAxes)
+                axis.text(0.5, 0.5, "not analysed", ha="center", va="center", fontsize=8, color="0.4",
+                          transform=axis.transAxes)
             bottom, left = row == len(schemes) - 1, column == 0
             ticks = list(range(len(labels))) if matrix and len(matrix) == len(labels) else []
             axis.set_xticks(ticks if bottom else [], [labels[i] for i in ticks] if bottom else [], rotation=90,
@@ -71,7 +79,7 @@ def cka_grid(cells: dict[tuple[str, str], dict[str, Any]], schemes: list[str], s
             if bottom:
                 axis.set_xlabel("layer (input -> output)", fontsize=8)
     if image is not None:
-        figure.colorbar(image, ax=axes, shrink=0.8, label="CKA (mean over seeds)")
+        figure.colorbar(image, ax=axes, shrink=0.8, label=f"CKA ({_seeds_text(cells)})")
     figure.suptitle(f"{title}: layer x layer CKA on {kind} inputs", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -107,7 +115,9 @@ def probe_curves(cells: dict[tuple[str, str], dict[str, Any]], schemes: list[str
     handles = {label: handle for axis in axes[0] for handle, label in zip(*axis.get_legend_handles_labels(),
                                                                           strict=True)}
     figure.legend(list(handles.values()), list(handles), loc="outside right center", fontsize=8)
-    figure.suptitle(f"{title}: per-layer linear probes (solid: clean inputs, dashed: adversarial)", fontsize=10)
+    attack = next((cell.get("adversarial_eps") for cell in cells.values() if cell.get("adversarial_eps")), None)
+    dashed = f"dashed: adversarial, PGD {attack.replace('=', ' ')}" if attack else "dashed: adversarial"
+    figure.suptitle(f"{title}: per-layer linear probes (solid: clean inputs, {dashed})", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)

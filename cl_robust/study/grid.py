@@ -28,6 +28,11 @@ scenario                pretraining         fine-tuning
 For ``sl``, ``full_at`` fine-tunes the adversarially trained classifier, as ``full_at`` does
 for cl and scl (the reference's sl ``full_at`` redundancy, 0.751, sits next to its ``at``,
 0.756); ``st_full_at`` fine-tunes the standard one.
+
+``finetune_lengths: [1, 2, 5]`` measures adversarial fine-tuning at several lengths from one run:
+each adversarial fine-tuning run trains for the longest and keeps ``epoch<k>.ckpt`` after each
+length (:class:`~cl_robust.callbacks.EpochCheckpoints`), and its cell is evaluated and analysed
+once per length, in runs whose ids end in ``-ep<k>`` (``evaluate-cifar10-cl-full_at-eps8-ep2``).
 """
 
 from __future__ import annotations
@@ -87,7 +92,7 @@ VALID_SCENARIOS: dict[str, tuple[str, ...]] = {
 KEYS: tuple[str, ...] = (
     "name", "output", "datasets", "schemes", "scenarios", "eps", "backbone", "seed", "seeds", "data", "pretrain",
     "finetune", "attack", "evaluate", "analyze", "trainer", "checkpoint", "wandb", "overrides", "configs",
-    "launcher", "labeled_fraction",
+    "launcher", "labeled_fraction", "finetune_lengths",
 )
 #: Keys that do not change what is trained and measured (where, and on what hardware): editing
 #: them keeps the study's identity, so a study started on one machine continues on a cluster.
@@ -110,11 +115,14 @@ class Run:
     source: str | None = None
     finetune_mode: str | None = None
     adversarial: bool = False
+    #: For evaluation and analysis with ``finetune_lengths``: the epochs of fine-tuning whose
+    #: checkpoint (``epoch<k>.ckpt`` of the source run) is read; None: the run's ``last.ckpt``.
+    length: int | None = None
 
     @property
-    def cell(self) -> tuple[str, str, str, str | None]:
-        """The (dataset, scheme, scenario, eps) the run belongs to, the same for every seed."""
-        return (self.dataset, self.scheme, self.scenario, self.eps)
+    def cell(self) -> tuple[str, str, str, str | None, int | None]:
+        """The (dataset, scheme, scenario, eps, fine-tuning length) the run belongs to, the same for every seed."""
+        return (self.dataset, self.scheme, self.scenario, self.eps, self.length)
 
 
 @dataclass
@@ -209,28 +217,59 @@ def _scenarios(raw: Any, schemes: list[str]) -> dict[str, list[str]]:
     return chosen
 
 
-def _seeds(raw: dict[str, Any]) -> list[int]:
-    """``seeds: [0, 1, 2]`` or ``seed: 0`` (not both) as a list of distinct integers >= 0."""
-    if "seeds" in raw and "seed" in raw:
-        raise ConfigError("give either seed: (one run per cell) or seeds: (a list, one run per cell and seed), not both")
-    seeds = _as_list("seeds", raw["seeds"]) if "seeds" in raw else [raw.get("seed", 0)]
+def _seed_list(key: str, value: Any) -> list[int]:
+    seeds = _as_list(key, value)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"seeds must be a non-empty list of distinct integers >= 0 (seed: one integer); got {seeds!r}")
+        raise ConfigError(f"{key} must be a non-empty list of distinct integers >= 0 (seed: one integer; seeds: a "
+                          f"list, or a mapping scheme -> list); got {value!r}")
     return seeds
 
 
+def _seeds(raw: dict[str, Any], schemes: list[str]) -> tuple[list[int], dict[str, list[int]] | None]:
+    """``seeds: [0, 1, 2]``, ``seeds: {cl: [0, 1, 2, 3, 4], sl: [0, 1, 2]}`` or ``seed: 0`` (not both keys).
+
+    Returns every seed of the grid (sorted for a mapping) and the mapping (None for a list).
+    """
+    if "seeds" in raw and "seed" in raw:
+        raise ConfigError("give either seed: (one run per cell) or seeds: (a list, one run per cell and seed), not both")
+    value = raw.get("seeds")
+    if isinstance(value, dict):
+        _check_names("seeds", list(value), tuple(schemes), "")
+        missing = [scheme for scheme in schemes if scheme not in value]
+        if missing:
+            raise ConfigError(f"seeds: no list for scheme(s) {', '.join(missing)}; give one for every scheme or one "
+                              "list for all")
+        by_scheme = {scheme: _seed_list(f"seeds.{scheme}", value[scheme]) for scheme in schemes}
+        return sorted({seed for seeds in by_scheme.values() for seed in seeds}), by_scheme
+    return (_seed_list("seeds", value) if "seeds" in raw else _seed_list("seed", [raw.get("seed", 0)])), None
+
+
+def _check_lengths(lengths: Any) -> None:
+    """``finetune_lengths``: an increasing list of distinct whole epochs >= 1."""
+    values = list(lengths) if isinstance(lengths, (list, tuple)) else None
+    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values) \
+            or values != sorted(set(values)):
+        raise ConfigError("finetune_lengths must be an increasing list of distinct whole epochs >= 1 (adversarial "
+                          f"fine-tuning is evaluated after each, e.g. [1, 2, 5]); got {lengths!r}")
+
+
 def expand(datasets: list[str], scenarios: dict[str, list[str]], eps_list: list[str],
-           seeds: list[int] | None = None, labeled_fraction: float | None = None) -> list[Run]:
+           seeds: list[int] | None = None, labeled_fraction: float | None = None,
+           finetune_lengths: list[int] | None = None,
+           seeds_by_scheme: dict[str, list[int]] | None = None) -> list[Run]:
     """All runs of the grid in an order where every run comes after what it needs.
 
-    With more than one seed every run is repeated per seed, its id ending in ``-seed<k>``.
-    ``labeled_fraction`` (None: 0.5) goes into the run ids of the mixes.
+    With more than one seed every run is repeated per seed, its id ending in ``-seed<k>``; with
+    ``seeds_by_scheme`` a scheme runs only its own seeds.
+    ``labeled_fraction`` (None: 0.5) goes into the run ids of the mixes. With ``finetune_lengths``
+    the cells of adversarial fine-tuning are evaluated and analysed once per length (``-ep<k>``).
     """
     seeds = seeds or [0]
     if len(seeds) > 1:
         # Seed after seed: a study stopped part way has whole seeds to report.
         return [_with_seed(run) for seed in seeds
-                for run in expand(datasets, scenarios, eps_list, [seed], labeled_fraction)]
+                for run in expand(datasets, _with(scenarios, seed, seeds_by_scheme), eps_list, [seed],
+                                  labeled_fraction, finetune_lengths)]
     seed = seeds[0]
     pretrain: dict[str, Run] = {}
     finetune: list[Run] = []
@@ -253,9 +292,21 @@ def expand(datasets: list[str], scenarios: dict[str, list[str]], eps_list: list[
                         source = f"finetune-{suffix}"
                         finetune.append(Run(source, "finetune", dataset, scheme, name, eps, (pre_id,), seed, pre_id,
                                             scenario.finetune_mode, scenario.adversarial_finetune))
-                    for phase in ("evaluate", "analyze"):
-                        cells.append(Run(f"{phase}-{suffix}", phase, dataset, scheme, name, eps, (source,), seed, source))
+                    lengths = finetune_lengths if finetune_lengths and scenario.adversarial_finetune else [None]
+                    for length in lengths:
+                        end = "" if length is None else f"-ep{length}"
+                        for phase in ("evaluate", "analyze"):
+                            cells.append(Run(f"{phase}-{suffix}{end}", phase, dataset, scheme, name, eps, (source,),
+                                             seed, source, length=length))
     return [*pretrain.values(), *finetune, *cells]
+
+
+def _with(scenarios: dict[str, list[str]], seed: int,
+          seeds_by_scheme: dict[str, list[int]] | None) -> dict[str, list[str]]:
+    """The schemes (with their scenarios) that run ``seed``."""
+    if seeds_by_scheme is None:
+        return scenarios
+    return {scheme: names for scheme, names in scenarios.items() if seed in seeds_by_scheme[scheme]}
 
 
 def _with_seed(run: Run) -> Run:
@@ -300,9 +351,13 @@ def check_spec(raw: dict[str, Any]) -> dict[str, Any]:
     launcher = raw.get("launcher", "auto")
     if launcher not in ("auto", "fork", "subprocess"):
         raise ConfigError(f"launcher must be one of 'auto', 'fork', 'subprocess'; got {launcher!r}")
-    seeds = _seeds(raw)
+    seeds, seeds_by_scheme = _seeds(raw, schemes)
+    if "finetune_lengths" in raw:
+        _check_lengths(raw["finetune_lengths"])
     # labeled_fraction belongs to the mixes: without one it is left out (a study's identity stays as it was).
-    normal = {key: value for key, value in raw.items() if key not in ("seed", "labeled_fraction")}
+    normal = {key: value for key, value in raw.items() if key not in ("seed", "seeds", "labeled_fraction")}
+    if seeds_by_scheme is not None:
+        normal["seeds_by_scheme"] = seeds_by_scheme
     if any(scheme in MIXES for scheme in schemes):
         normal["labeled_fraction"] = check_labeled_fraction(raw.get("labeled_fraction", DEFAULT_LABELED_FRACTION))
     return {**normal, "output": str(raw.get("output") or f"results/{name}"), "datasets": datasets, "schemes": schemes,
@@ -330,5 +385,5 @@ def spec_from_dict(raw: dict[str, Any], base_dir: Path) -> StudySpec:
     normal = check_spec(raw)
     spec = StudySpec(normal, base_dir)
     spec.runs = expand(normal["datasets"], normal["scenarios"], normal["eps"], normal["seeds"],
-                       normal.get("labeled_fraction"))
+                       normal.get("labeled_fraction"), normal.get("finetune_lengths"), normal.get("seeds_by_scheme"))
     return spec

@@ -10,23 +10,26 @@ skipped run and why.
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from cl_robust.study.aggregate import aggregate, group_by_cell, redundancy_value, untrained_value
-from cl_robust.study.claims import CLAIMS, RULE, claim_entry
+from cl_robust.study.aggregate import aggregate, group_by_cell
+from cl_robust.study.claims import RULE
+from cl_robust.study.corruption_table import corruption_report
 from cl_robust.study.figures import INPUT_KINDS, cka_grid, probe_curves
-from cl_robust.study.grid import MIXES, SCENARIOS, Run, StudySpec, eps_tag
+from cl_robust.study.grid import MIXES, Run, StudySpec, eps_tag
+from cl_robust.study.length_figure import redundancy_by_length
 from cl_robust.study.records import DONE_FILE, failure, read_json, run_dir, write_json, write_text
 from cl_robust.study.tools import read_analysis, read_robustness
-
-#: Redundancy score the report reads (mean off-diagonal layer x layer CKA on clean inputs).
-REDUNDANCY_SCORE = "mean_offdiagonal"
-#: The reference's statistic, shown beside ours: the mean of the whole matrix, diagonal included.
-REFERENCE_SCORE = "mean_all"
+from cl_robust.study.verdicts import (
+    REDUNDANCY_SCORE,
+    REFERENCE_SCORE,
+    claims_table,
+    scenario_labels,
+    study_claims,
+)
 
 
 def run_status(spec: StudySpec, run_id: str) -> dict[str, Any]:
@@ -59,13 +62,14 @@ def cell_summary(spec: StudySpec, evaluate: Run) -> dict[str, Any]:
     clean = next((row["accuracy"] for row in robustness if row["kind"] == "clean"), None)
     main = main_attack(robustness)
     return {"dataset": evaluate.dataset, "scheme": evaluate.scheme, "scenario": evaluate.scenario,
-            "eps": evaluate.eps, "seed": evaluate.seed, "checkpoint_run": evaluate.source,
+            "eps": evaluate.eps, "length": evaluate.length, "seed": evaluate.seed, "checkpoint_run": evaluate.source,
             "status": {"evaluate": run_status(spec, evaluate.run_id), "analyze": run_status(spec, analyze_id)},
             "clean_accuracy": clean, "robust_accuracy": main["accuracy"] if main else None,
             "robust_attack": main["name"] if main else None, "attacks": robustness,
             "redundancy": analysis.get("redundancy", {}), "interval": analysis.get("interval", {}),
             "untrained": analysis.get("untrained", {}), "cka": analysis.get("cka", {}),
-            "probes": analysis.get("probes", {}), "layers": analysis.get("layers", [])}
+            "probes": analysis.get("probes", {}), "layers": analysis.get("layers", []),
+            "reference": analysis.get("reference", {}), "adversarial_eps": analysis.get("adversarial_eps")}
 
 
 def stat_text(stats: dict[str, Any] | None, percent: bool = False, digits: int = 3) -> str:
@@ -99,11 +103,14 @@ def accuracy_table(chosen: list[dict[str, Any]]) -> list[str]:
     With one seed, each accuracy carries its 95% binomial interval when the evaluation recorded one.
     """
     attacks: list[tuple[str, str]] = []
+    eps: dict[str, Any] = {}
     for cell in chosen:
         for name, entry in cell["attacks"].items():
             if (name, entry["threat_model"]) not in attacks:
                 attacks.append((name, entry["threat_model"]))
-    header = ["scheme", "scenario", "seeds", *[f"{name} ({model})" for name, model in attacks]]
+                eps[name] = entry.get("eps")
+    header = ["scheme", "scenario", "seeds",
+              *[f"{name} ({model}{f', eps {eps_text(eps[name])}' if eps[name] else ''})" for name, model in attacks]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for cell in chosen:
         shown = []
@@ -114,14 +121,24 @@ def accuracy_table(chosen: list[dict[str, Any]]) -> list[str]:
             if interval and entry.get("n") == 1:
                 text += f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
             shown.append(text)
-        lines.append("| " + " | ".join([cell["scheme"], cell["scenario"], str(len(cell["seeds_evaluated"])), *shown])
+        lines.append("| " + " | ".join([cell["scheme"], cell["label"], str(len(cell["seeds_evaluated"])), *shown])
                      + " |")
     return lines
 
 
+def eps_text(eps: Any) -> str:
+    """An attack's eps as recorded (a number in pixels of [0, 1]) in the /255 form: ``0.0314 -> 8/255``."""
+    try:
+        value = float(eps)
+    except (TypeError, ValueError):
+        return str(eps)
+    steps = value * 255
+    return f"{round(steps)}/255" if abs(steps - round(steps)) < 1e-3 else f"{value:g}"
+
+
 def paper_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios: list[str]) -> list[str]:
     """Rows schemes, columns scenarios, ``clean / robust`` (%, mean ± sd over seeds) like the paper's tables."""
-    by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
+    by_key = {(cell["scheme"], cell["label"]): cell for cell in chosen}
     lines = ["| scheme | " + " | ".join(scenarios) + " |", "|---|" + "---|" * len(scenarios)]
     for scheme in schemes:
         entries = []
@@ -135,10 +152,11 @@ def paper_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios: lis
 
 def redundancy_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios: list[str]) -> list[str]:
     """Redundancy beside its untrained baselines, the change from them, and robust accuracy (mean ± sd over seeds)."""
-    by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
+    by_key = {(cell["scheme"], cell["label"]): cell for cell in chosen}
     lines = ["| scheme | scenario | redundancy (clean) | ± bootstrap | whole-matrix mean (clean) | "
              "redundancy (adversarial) | untrained, BN init | untrained, BN re-est. | change from untrained "
-             "(re-est.) | robust accuracy (%) |", "|" + "---|" * 10]
+             "(re-est.) | reference statistic (clean) | its untrained (re-est.) | robust accuracy (%) |",
+             "|" + "---|" * 12]
     for scheme in schemes:
         for scenario in scenarios:
             cell = by_key.get((scheme, scenario))
@@ -149,69 +167,9 @@ def redundancy_table(chosen: list[dict[str, Any]], schemes: list[str], scenarios
                       stat_text(cell["untrained"]["init_bn"].get(REDUNDANCY_SCORE)),
                       stat_text(cell["untrained"]["reestimated_bn"].get(REDUNDANCY_SCORE)),
                       stat_text(cell["change_from_untrained"]["reestimated_bn"].get(REDUNDANCY_SCORE)),
+                      stat_text(cell["reference"].get("clean")), stat_text(cell["reference_untrained"]["reestimated_bn"]),
                       stat_text(cell["robust_accuracy"], True)]
             lines.append(f"| {scheme} | {scenario} | " + " | ".join(values) + " |")
-    return lines
-
-
-def _per_seed(cells: list[dict[str, Any]], value: Any) -> dict[int, float]:
-    found = {cell["seed"]: value(cell) for cell in cells}
-    return {seed: v for seed, v in found.items() if v is not None}
-
-
-def _noise_floor(cells: list[dict[str, Any]]) -> float | None:
-    """The largest seed-to-seed sd of the untrained network's redundancy (either BatchNorm variant)."""
-    spreads = []
-    for baseline in ("init_bn", "reestimated_bn"):
-        values = [v for v in (untrained_value(cell, baseline, REDUNDANCY_SCORE) for cell in cells) if v is not None]
-        if len(values) > 1:
-            spreads.append(statistics.stdev(values))
-    return max(spreads) if spreads else None
-
-
-def study_claims(spec: StudySpec, by_cell: dict[tuple, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Every claim of :data:`~cl_robust.study.claims.CLAIMS` the grid can test, for each data set and eps."""
-    entries = []
-    for dataset in spec.raw["datasets"]:
-        for eps in spec.raw["eps"]:
-            for claim in CLAIMS:
-                chosen = spec.raw["scenarios"].get(claim.scheme, [])
-                if claim.scenario_a not in chosen or claim.scenario_b not in chosen:
-                    continue
-                first, second = (by_cell.get((dataset, claim.scheme, name, None if name == "st" else eps), [])
-                                 for name in (claim.scenario_a, claim.scenario_b))
-                if claim.statistic == "redundancy":
-                    entry = claim_entry(claim, dataset, eps, _per_seed(first, redundancy_value),
-                                        _per_seed(second, redundancy_value), _noise_floor(first + second),
-                                        (_per_seed(first, lambda c: redundancy_value(c, REFERENCE_SCORE)),
-                                         _per_seed(second, lambda c: redundancy_value(c, REFERENCE_SCORE))))
-                else:
-                    entry = claim_entry(claim, dataset, eps, _per_seed(first, lambda c: c["robust_accuracy"]),
-                                        _per_seed(second, lambda c: c["robust_accuracy"]), None)
-                entries.append(entry)
-    return entries
-
-
-def _signed(value: float | None, percent: bool) -> str:
-    if value is None:
-        return "-"
-    return f"{100 * value:+.1f}" if percent else f"{value:+.4f}"
-
-
-def claims_table(claims: list[dict[str, Any]]) -> list[str]:
-    """One row per claim: what was published, the difference with its 95% interval, and the verdict."""
-    lines = ["| claim | data, eps | scheme | comparison | statistic | published | difference (95% interval) | "
-             "reference statistic | seeds | verdict |", "|" + "---|" * 10]
-    for entry in claims:
-        percent = entry["statistic"] == "robust_accuracy"
-        interval = entry["interval95"]
-        shown = _signed(entry["difference"], percent) + (
-            f" ({_signed(interval[0], percent)}, {_signed(interval[1], percent)})" if interval else "")
-        reference = (entry.get("reference_statistic") or {}).get("difference")
-        statistic = ("robust acc. (%, TM-II)" if percent else "mean off-diag. CKA") + f", {entry['direction']}"
-        lines.append(f"| {entry['id']} | {entry['dataset']}, {entry['eps']} | {entry['scheme']} | {entry['comparison']} | "
-                     f"{statistic} | {entry['published']} | {shown} | {_signed(reference, False) if reference is not None else '-'} | "
-                     f"{len(entry['seeds'])} | **{entry['verdict']}** ({entry['reason']}) |")
     return lines
 
 
@@ -232,7 +190,7 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     aggregated = [aggregate(group) for group in by_cell.values()]
     claims = study_claims(spec, by_cell)
     schemes = list(spec.raw["schemes"])
-    scenarios = [name for name in SCENARIOS if any(name in spec.raw["scenarios"][s] for s in schemes)]
+    scenarios = scenario_labels(spec)
     seeds = list(spec.raw["seeds"])
     figures_dir = spec.output / "figures"
     lines = [f"# Study `{spec.name}`", "",
@@ -249,7 +207,7 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     for dataset, eps, chosen in groups(spec, aggregated):
         title = f"{dataset}" + (f", training eps {eps}" if eps else "")
         tag = f"{dataset}" + (f"_{eps_tag(eps)}" if eps else "")
-        by_key = {(cell["scheme"], cell["scenario"]): cell for cell in chosen}
+        by_key = {(cell["scheme"], cell["label"]): cell for cell in chosen}
         lines += [f"## {title}", "", "### Clean / robust accuracy (%)", "",
                   f"Robust = {next((c['robust_attack'] for c in chosen if c['robust_attack']), 'n/a')}.", "",
                   *paper_table(chosen, schemes, scenarios), "", "Every attack:", "", *accuracy_table(chosen), "",
@@ -259,10 +217,17 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
         made = [cka_grid(by_key, schemes, scenarios, kind, title, figures_dir / f"cka_{tag}_{kind}.png")
                 for kind in INPUT_KINDS]
         made.append(probe_curves(by_key, schemes, scenarios, title, figures_dir / f"probes_{tag}.png"))
+        if spec.raw.get("finetune_lengths"):
+            made.append(redundancy_by_length(chosen, schemes, spec.raw["finetune_lengths"], title,
+                                             figures_dir / f"redundancy_by_length_{tag}.png"))
         shown = [path for path in made if path is not None]
         figures += [str(path.relative_to(spec.output)) for path in shown]
         if shown:
             lines += ["### Figures", "", *[f"![{path.stem}](figures/{path.name})" for path in shown], ""]
+    # Common corruptions (cl_robust/study/corruption_table.py): only when the grid evaluated them
+    corruptions = corruption_report(spec, figures_dir, groups)
+    lines += corruptions["lines"]
+    figures += corruptions["figures"]
     trouble = problems(spec)
     lines += ["## Failed and skipped runs", ""]
     lines += [f"- `{item['run_id']}`: {item['status']}: {item.get('error') or item.get('reason')}" for item in trouble]
@@ -270,6 +235,7 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     summary = {"study": spec.name, "spec_hash": spec.spec_hash, "output": str(spec.output), "seeds": seeds,
                "runs": {run.run_id: run_status(spec, run.run_id) for run in spec.runs},
                "problems": trouble, "figures": figures, "claims": claims, "claim_rule": RULE,
+               "corruptions": corruptions["rows"],
                "aggregated": [{key: value for key, value in cell.items() if key not in ("cka", "cka_untrained")}
                               for cell in aggregated],
                "cells": [{key: value for key, value in cell.items() if key != "cka"} for cell in cells]}
@@ -294,7 +260,7 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     for column in ("dataset", "scheme", "scenario", "eps", "seeds eval./anal.", "clean %", "robust %", "redundancy", "untrained"):
         table.add_column(column)
     for cell in summary["aggregated"]:
-        table.add_row(cell["dataset"], cell["scheme"], cell["scenario"], cell["eps"] or "-",
+        table.add_row(cell["dataset"], cell["scheme"], cell["label"], cell["eps"] or "-",
                       f"{len(cell['seeds_evaluated'])}/{len(cell['seeds_analysed'])}",
                       stat_text(cell["clean_accuracy"], True), stat_text(cell["robust_accuracy"], True),
                       stat_text((cell["redundancy"].get("clean") or {}).get(REDUNDANCY_SCORE)),

@@ -20,6 +20,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cl_robust.callbacks.epoch_checkpoints import epoch_checkpoint_name
 from cl_robust.errors import ConfigError
 from cl_robust.study.configs import compose
 from cl_robust.study.grid import Run, StudySpec
@@ -50,6 +51,14 @@ class Outcome:
 
 def last_checkpoint(output: Path, run_id: str) -> Path:
     return run_dir(output, run_id) / "checkpoints" / "last.ckpt"
+
+
+def input_checkpoint(output: Path, run: Run) -> Path:
+    """The checkpoint ``run`` reads: its source run's ``last.ckpt``, or ``epoch<k>.ckpt`` for a fine-tuning length."""
+    assert run.source is not None
+    if run.length is not None:
+        return run_dir(output, run.source) / "checkpoints" / epoch_checkpoint_name(run.length)
+    return last_checkpoint(output, run.source)
 
 
 def readable_checkpoint(path: Path) -> bool:
@@ -106,7 +115,7 @@ class StudyRunner:
     # --------------------------------------------------------------- execution
     def _argv(self, run: Run, folder: Path) -> tuple[list[str], str | None]:
         """The ``cl-robust`` arguments of ``run`` and the checkpoint it resumes from (if any)."""
-        source = last_checkpoint(self.spec.output, run.source) if run.source else None
+        source = input_checkpoint(self.spec.output, run) if run.source else None
         if run.phase in ("evaluate", "analyze"):
             assert source is not None
             return tool_argv(self.spec, run, source, folder), None

@@ -57,12 +57,17 @@ def result_file(run: Run, run_dir: Path) -> Path:
 
 
 def read_robustness(run_dir: Path) -> list[dict[str, Any]]:
-    """Per attack: ``name``, ``threat_model``, ``accuracy`` (None when skipped) and its settings."""
+    """Per attack: ``name``, ``threat_model``, ``accuracy`` (None when skipped) and its settings.
+
+    Common corruptions (75 records for ``corruptions``) are left out: :func:`read_corruptions` reads their summary.
+    """
     path = run_dir / RESULT_FILES["evaluate"]
     if not path.is_file():
         return []
     rows = []
     for result in read_json(path)["results"]:
+        if result["kind"] == "corruption":
+            continue
         rows.append({"name": result["name"], "threat_model": result["threat_model"], "kind": result["kind"],
                      "eps": result.get("eps"), "steps": result.get("steps"),
                      "accuracy": None if result.get("skipped") else result["accuracy"],
@@ -92,4 +97,24 @@ def read_analysis(run_dir: Path) -> dict[str, Any] | None:
     return {"layers": analysis.get("layers", []), "adversarial_eps": label,
             "cka": {kind: entry["cka"] for kind, entry in entries.items()},
             "redundancy": {kind: entry.get("redundancy") or {} for kind, entry in entries.items()},
-            "interval": intervals, "untrained": untrained, "probes": probes}
+            "interval": intervals, "untrained": untrained, "probes": probes,
+            "reference": _reference(analysis.get("reference"), label)}
+
+
+def _reference(reference: dict[str, Any] | None, label: str | None) -> dict[str, Any]:
+    """The reference statistic's redundancy scores (torch_cka's layer set) by input kind and untrained baseline."""
+    if not reference:
+        return {}
+    kinds = {"clean": reference.get("clean")}
+    if label is not None and label in (reference.get("adversarial") or {}):
+        kinds["adversarial"] = reference["adversarial"][label]
+    return {"layers": len(reference.get("layers", [])),
+            "redundancy": {kind: (entry or {}).get("redundancy") or {} for kind, entry in kinds.items()},
+            "untrained": {name: (entry or {}).get("redundancy") or {}
+                          for name, entry in (reference.get("untrained") or {}).items()}}
+
+
+def read_corruptions(run_dir: Path) -> dict[str, Any] | None:
+    """The ``corruptions`` summary of an evaluation (mean corruption accuracy, per family, mCE), None without one."""
+    path = run_dir / RESULT_FILES["evaluate"]
+    return read_json(path).get("corruptions") if path.is_file() else None

@@ -1,24 +1,16 @@
 """``cl-robust analyze`` from checkpoints made in the tests, and its one-line errors."""
-import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from cl_robust.cli import main
 
 
-def _tiny_checkpoints():  # noqa: ANN202
-    path = Path(__file__).resolve().parents[1] / "evaluation" / "tiny_checkpoints.py"
-    spec = importlib.util.spec_from_file_location("tiny_checkpoints", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
-    tiny = _tiny_checkpoints()
+def trained(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoints: ModuleType) -> tuple[str, Path, Path]:
+    tiny = tiny_checkpoints
     folder = tmp_path_factory.mktemp("analyze")
     root = tiny.synthetic_data(folder / "data", test_per_class=2)
     return root, tiny.supervised_checkpoint(root, folder), tiny.contrastive_finetuned_checkpoint(root, folder)

@@ -19,7 +19,8 @@ def run_quick(name: str, *extra: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("name", "target"), [("augment", "5"), ("adversarial_step", "1.15"), ("cka", "5"), ("gpu", "2"),
-                                             ("evaluate", "1.05")])
+                                             ("evaluate", "1.05"), ("bf16_training", "1"),
+                                             ("corruptions", "1")])
 def test_quick_mode_prints_ratio_line(name: str, target: str) -> None:
     lines = run_quick(name)
     assert re.fullmatch(rf"{name} ratio: \d+\.\d{{2}} \(target {re.escape(target)}\)", lines[-1]), lines[-1]
@@ -69,6 +70,8 @@ def test_cka_precision_quick_mode_reports_the_bf16_difference() -> None:
         ("adversarial_step", ["--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
         ("gpu", ["--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
         ("evaluate", ["--images", "0"], "argument --images: expected an integer >= 1, got 0"),
+        ("bf16_training", ["--width", "6"], "--width must be a multiple of 4, got 6"),
+        ("corruptions", ["--batch-size", "0"], "argument --batch-size: expected an integer >= 1, got 0"),
     ],
 )
 def test_bad_options_stop_with_one_line_naming_the_option(name: str, arguments: list[str], message: str) -> None:

@@ -1,0 +1,92 @@
+"""The common-corruption table of a finished study, from its checkpoints, without running the study again.
+
+For every cell of the study in STUDY (a folder written by ``cl-robust study``), this runs
+``cl-robust evaluate --attacks clean corruptions`` on the checkpoint the cell's evaluation read
+(same data set, data root, test subset and seed as the study's own evaluation), into
+``OUTPUT/runs/<evaluate run id>/``, then writes ``OUTPUT/corruptions.md`` (the table per data
+set and training eps: clean, mean corruption accuracy and each family, mean ± sd over seeds),
+``OUTPUT/corruptions.json`` and ``OUTPUT/figures/corruptions_*.png``. Cells already evaluated in
+OUTPUT are kept (run it again after an interruption); a cell whose checkpoint is missing or whose
+evaluation fails is listed and the others go on.
+
+    python scripts/corruption_table.py results/cpu --output docs/results/cpu/corruptions \\
+        --batch_size 250 --test_per_class 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+from cl_robust.errors import ConfigError
+from cl_robust.evaluation.command import main as evaluate
+from cl_robust.study.corruption_table import corruption_report
+from cl_robust.study.grid import spec_from_dict
+from cl_robust.study.records import STUDY_FILE, read_json, run_dir, write_json, write_text
+from cl_robust.study.report import groups
+from cl_robust.study.runner import last_checkpoint
+from cl_robust.study.tools import data_args
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study", type=Path, help="folder of a study written by cl-robust study")
+    parser.add_argument("--output", type=Path, required=True, help="folder for the evaluations, table and figures")
+    parser.add_argument("--attacks", nargs="+", default=["clean", "corruptions"],
+                        help="what to evaluate (default: clean corruptions, i.e. the 15 x 5 of CIFAR-10-C)")
+    parser.add_argument("--test_per_class", type=int, default=None,
+                        help="test images a class (default: the study's own test subset)")
+    parser.add_argument("--batch_size", type=int, default=256)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    stored = args.study / STUDY_FILE
+    if not stored.is_file():
+        raise SystemExit(f"{args.study} holds no study ({STUDY_FILE} missing)")
+    raw = read_json(stored)["spec"]
+    study = spec_from_dict(copy.deepcopy(raw), args.study.resolve())
+    study.raw["output"] = str(args.study.resolve())  # data of a synthetic study lives in its folder
+    tables = spec_from_dict(copy.deepcopy(raw), args.study.resolve())
+    tables.raw["output"] = str(args.output.resolve())
+    problems = []
+    for run in study.cells():
+        folder = run_dir(tables.output, run.run_id)
+        if (folder / "robustness.json").is_file():
+            continue
+        checkpoint = last_checkpoint(study.output, run.source) if run.source else None
+        if checkpoint is None or not checkpoint.is_file():
+            problems.append(f"{run.run_id}: no checkpoint {checkpoint}")
+            continue
+        data = data_args(study, run)
+        if args.test_per_class is not None:
+            if "--data.test_per_class" in data:
+                at = data.index("--data.test_per_class")
+                del data[at: at + 2]
+            data += ["--data.test_per_class", str(args.test_per_class)]
+        argv_run = ["--checkpoint", str(checkpoint), "--output", str(folder), *data, "--seed", str(run.seed),
+                    "--attacks", *args.attacks, "--batch_size", str(args.batch_size), "--device", args.device]
+        start = time.perf_counter()
+        try:
+            evaluate(argv_run)
+        except ConfigError as error:
+            problems.append(f"{run.run_id}: {error}")
+            continue
+        print(f"{run.run_id}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    section = corruption_report(tables, tables.output / "figures", groups)
+    lines = [f"# Common corruptions of study `{study.name}`", "",
+             f"`python scripts/corruption_table.py {args.study} --output {args.output} --attacks "
+             f"{' '.join(args.attacks)}`; per cell: `cl-robust evaluate` of the checkpoint the study's own "
+             "evaluation read, with the study's data options and seed.", "", *section["lines"]]
+    if problems:
+        lines += ["## Cells left out", "", *[f"- {problem}" for problem in problems], ""]
+    write_text(tables.output / "corruptions.md", "\n".join(lines) + "\n")
+    write_json(tables.output / "corruptions.json", {"study": study.name, "rows": section["rows"], "problems": problems})
+    print(json.dumps({"cells": len(section["rows"]), "problems": problems}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
