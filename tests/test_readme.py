@@ -69,7 +69,7 @@ def run_block(script: str, cwd: Path, data_root: str | None = None) -> subproces
                           text=True, timeout=1800)
 
 
-@pytest.mark.slow  # nine commands, a ResNet-18 at 64 pixels: about two minutes on 2 idle CPU cores
+@pytest.mark.slow  # nine commands, seven of them cl-robust, a ResNet-18 at 64 pixels
 def test_the_readme_own_model_block_runs_verbatim(tmp_path: Path) -> None:
     (script,) = runnable_blocks((REPO / "README.md").read_text(), OWN_MODEL_MARKER)
     done = run_block(script, tmp_path)
