@@ -1,13 +1,16 @@
-"""Layer x layer CKA of a CIFAR ResNet-18: MinibatchCKA + LayerRecorder against torch_cka.
+"""Layer x layer CKA of a ResNet-18: MinibatchCKA + LayerRecorder against torch_cka.
 
 Both compute the minibatch unbiased CKA (Nguyen et al. 2021) over the block outputs of the
-same model on the same random 32x32 images and batches. Each measurement runs in a fresh
+same model on the same random images and batches. The model is cl_robust's CIFAR ResNet
+(``--backbone``) or, with ``--model SPEC``, one the library did not define (``torchvision:resnet18``:
+torchvision's ImageNet ResNet-18, its blocks and pooling), at ``--image-size``. Each measurement runs in a fresh
 subprocess; peak memory is the largest resident-set growth over the measured call, sampled
 every 2 ms. Our memory should stay flat as the number of images grows.
 
     python benchmarks/cka.py                # 2,000 images, about 2 minutes on 2 CPU cores
     python benchmarks/cka.py --images 500   # other sizes
     python benchmarks/cka.py --quick        # seconds: tiny backbone, 64 images, no scaling rows
+    python benchmarks/cka.py --model torchvision:resnet18   # a foreign model
 
 Ours runs twice: with float32 features, and with features recorded in bf16 (``cl-robust analyze
 --precision bf16``: autocast and channels_last images; the forward pass is most of the cost, and
@@ -85,12 +88,14 @@ def worker(args: argparse.Namespace) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     from cl_robust.analysis import block_names
     from cl_robust.models.backbones import build_backbone
+    from cl_robust.models.foreign import build_module
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = build_backbone(args.backbone).eval()
+    model = (build_module(args.model, option="--model") if args.model else build_backbone(args.backbone)).eval()
     layers = block_names(model)
-    images = torch.rand(args.images, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    size = args.image_size
+    images = torch.rand(args.images, 3, size, size, generator=torch.Generator().manual_seed(0))
     if args.worker == "ours":
         def run() -> torch.Tensor:
             return block_cka_matrix(model, layers, images, args.batch_size, args.precision)
@@ -107,8 +112,8 @@ def spawn(args: argparse.Namespace, which: str, images: int, precision: str = "3
     command = [
         sys.executable, os.path.abspath(__file__), "--worker", which, "--images", str(images),
         "--batch-size", str(args.batch_size), "--backbone", args.backbone, "--threads", str(args.threads),
-        "--precision", precision,
-    ]  # fmt: skip
+        "--precision", precision, "--image-size", str(args.image_size),
+    ] + (["--model", args.model] if args.model else [])  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"{which} run failed:\n{done.stderr[-2000:]}")
@@ -122,6 +127,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=count(4), default=200,
                         help="minibatch size for both, at least 4 (default 200)")
     parser.add_argument("--backbone", default="resnet18", help="cl_robust backbone name (default resnet18)")
+    parser.add_argument("--model", default=None,
+                        help="a model cl_robust did not define instead: torchvision:NAME, timm:NAME or package.module:callable")
+    parser.add_argument("--image-size", type=count(8), default=32, help="side of the random images (default 32)")
     parser.add_argument("--threads", type=count(), default=2, help="torch threads per run (default 2)")
     parser.add_argument("--quick", action="store_true", help="tiny backbone and 64 images: a smoke run")
     parser.add_argument("--worker", choices=["ours", "torch_cka"], help=argparse.SUPPRESS)
@@ -146,8 +154,9 @@ def main() -> None:
     fastest = min(candidates, key=lambda result: result["seconds"])
 
     mib = 2.0**20
-    print(f"{args.backbone}, {len(mine['layers'])} block outputs, batch {args.batch_size}, "
-          f"{args.threads} threads, {args.images} random 32x32 images")  # fmt: skip
+    described = f"{args.model} (foreign)" if args.model else f"{args.backbone} (cl_robust)"
+    print(f"{described}, {len(mine['layers'])} block outputs, batch {args.batch_size}, "
+          f"{args.threads} threads, {args.images} random {args.image_size}x{args.image_size} images")  # fmt: skip
     print(f"{'run':<36}{'images':>8}{'seconds':>10}{'peak MiB':>10}")
     rows = [("ours (MinibatchCKA), float32", args.images, mine),
             ("ours (MinibatchCKA), bf16 features", args.images, mine_bf16), ("torch_cka", args.images, theirs)]

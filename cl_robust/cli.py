@@ -92,7 +92,8 @@ TRAINER_DEFAULTS = {
 }
 
 
-VERSIONED_PACKAGES = ("cl_robust", "torch", "lightning", "lightly", "torchattacks", "torchmetrics", "torchvision")
+VERSIONED_PACKAGES = ("cl_robust", "torch", "lightning", "lightly", "torchattacks", "torchmetrics", "torchvision",
+                      "timm")
 
 
 def library_versions() -> dict[str, str | None]:

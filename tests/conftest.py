@@ -47,3 +47,22 @@ def _write_reordered_copy(root: str, destination: str, seed: int = 1) -> str:
 def reordered_copy():  # noqa: ANN201
     """``reordered_copy(root, destination)``: the same CIFAR-10 images stored in another order."""
     return _write_reordered_copy
+
+
+def user_model_folders() -> list[str]:
+    """``tests/support`` (``user_models``) and ``examples`` (``own_model``, which ``user_models`` imports)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    return [str(here / "support"), str(here.parent / "examples")]
+
+
+@pytest.fixture
+def user_models(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Puts :func:`user_model_folders` on sys.path and PYTHONPATH, so ``user_models:<callable>`` specs import (in
+    and out of process); returns the support folder."""
+    folders = user_model_folders()
+    for folder in reversed(folders):
+        monkeypatch.syspath_prepend(folder)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [*folders, os.environ.get("PYTHONPATH")])))
+    return folders[0]

@@ -3,6 +3,8 @@
     cl-robust analyze --checkpoint runs/cl_at/last.ckpt --output analysis/cl_at
     cl-robust analyze --checkpoint runs/cl/last.ckpt --compare runs/sl/last.ckpt --layers all \\
         --num_batches 10 --adversarial 4/255 8/255 --output analysis/cl_vs_sl --wandb
+    cl-robust analyze --model torchvision:resnet18 --model_args '{"num_classes": 10}' --weights theirs.pt \\
+        --compare runs/sl/last.ckpt --layers 'layer*.?' --output analysis/theirs_vs_sl
 
 CKA is the unbiased minibatch estimator of Nguyen, Raghu & Kornblith (2021) over equal-size
 batches of the test split (a last, smaller batch is left out), in a seeded random order
@@ -41,7 +43,7 @@ from cl_robust.analysis.reference_layers import REFERENCE, ReferenceRecorder, re
 from cl_robust.analysis.reference_statistic import ReferenceStatistic
 from cl_robust.attacks import AttackConfig, cross_entropy_attack, parse_eps
 from cl_robust.attacks.state import seeded
-from cl_robust.commands.checkpoint import LoadedClassifier, check_fits, load_classifier
+from cl_robust.commands.checkpoint import LoadedClassifier
 from cl_robust.commands.distributed import (
     check_devices,
     gather_rows,
@@ -50,9 +52,11 @@ from cl_robust.commands.distributed import (
     rank_and_world,
     sum_over_ranks,
 )
+from cl_robust.commands.model_source import check_model_source, given, load_model
 from cl_robust.commands.options import (
     CommandParser,
     add_common_arguments,
+    add_model_arguments,
     build_datamodule,
     check_device_name,
     prepare_output_dir,
@@ -71,10 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
     parser.add_argument("--compare", default=None, help="a second checkpoint: CKA between the two models")
+    add_model_arguments(parser, "compare_", "a second model (instead of --compare)")
     parser.add_argument("--layers", default="blocks",
                         help="'blocks' (residual-block outputs, pooled features, logits), 'all' (every module "
                              "on the forward path), 'reference' (torch_cka's set, as the reference study used it: "
-                             "every named module, containers included) or a comma-separated list of module names")
+                             "every named module, containers included) or a comma-separated list of module names "
+                             "and glob patterns over them ('layer*.?': '*' within one dotted part, '**' across parts)")
     parser.add_argument("--no_reference", action="store_true",
                         help="skip the reference study's statistic (mean of the whole CKA matrix over torch_cka's "
                              "layer set), otherwise computed beside --layers in the same forward passes")
@@ -182,6 +188,8 @@ def _features(recorder: LayerRecorder | ReferenceRecorder, model: torch.nn.Modul
 def check_arguments(args: argparse.Namespace) -> None:
     """Every option's domain, before any file is read (ConfigError naming the option)."""
     check_device_name(args.device)
+    check_model_source(args)
+    check_model_source(args, "compare", required=False)
     if args.batch_size < MIN_BATCH_SIZE:
         raise ConfigError(f"batch_size must be >= {MIN_BATCH_SIZE} for the unbiased CKA estimator "
                           f"(HSIC_1 divides by n - 3); got {args.batch_size}")
@@ -225,16 +233,13 @@ Prepared = tuple[LoadedClassifier, "LoadedClassifier | None", CIFARDataModule, l
 
 
 def _prepare(args: argparse.Namespace) -> Prepared:
-    """The checkpoints, the data and the layers (on the CPU); every bad input fails here."""
-    main_model = load_classifier(args.checkpoint)
-    other_model = load_classifier(args.compare, option="compare") if args.compare else None
+    """The models, the data and the layers (on the CPU); every bad input fails here."""
     datamodule = build_datamodule(args, per_class=None if args.no_probes else args.probe_train_per_class)
+    main_model = load_model(args, datamodule)
+    other_model = load_model(args, datamodule, "compare") if given(args, "compare") else None
     image_size = tuple(datamodule.test_set.images.shape[-2:])
     layers = resolve_layers(main_model.model, args.layers, image_size)
     other_layers = resolve_layers(other_model.model, args.layers, image_size) if other_model else []
-    check_fits(main_model, args.dataset, datamodule.num_classes)
-    if other_model is not None:
-        check_fits(other_model, args.dataset, datamodule.num_classes, option="compare")
     return main_model, other_model, datamodule, layers, other_layers
 
 
@@ -255,7 +260,7 @@ def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepa
     baseline_seed = main_model.seed if main_model.seed is not None else args.seed
     baselines = {} if args.no_baseline else untrained_baselines(
         main_model.model, baseline_seed, to_float(datamodule.train_set.images[:args.baseline_bn_images]).to(device),
-        args.batch_size)
+        args.batch_size, main_model.fresh)
     torch.manual_seed(args.seed)
     total, (rank, _) = _full_batches(args, datamodule), rank_and_world()
     mine = owned_batches(total)

@@ -12,9 +12,13 @@ from typing import Any
 
 
 def describe_model(metadata: dict[str, Any], path: str) -> str:
-    """``finetune.ckpt: full fine-tuning of a cl encoder`` / ``sl.ckpt: sl model`` / ``cl.ckpt: cl pretraining (online probe)``."""
+    """``finetune.ckpt: full fine-tuning of a cl encoder`` / ``sl.ckpt: sl model`` / ``cl.ckpt: cl pretraining (online probe)``
+    / ``theirs.pt: mymodels:net`` (a model from elsewhere, ``--model``)."""
     name = Path(path).name
     scheme = metadata.get("scheme")
+    model = metadata.get("model")  # a model from elsewhere (--model)
+    if model:
+        return model if name == Path(str(model)).name else f"{name}: {model}"
     if scheme == "finetune":
         return f"{name}: {metadata.get('mode', '?')} fine-tuning of a {metadata.get('pretrained_scheme', '?')} encoder"
     if scheme == "sl":

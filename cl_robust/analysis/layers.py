@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from cl_robust.errors import ConfigError
+from cl_robust.models.foreign import ForeignModel
 
 CALL_SEPARATOR = "#"
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -156,18 +157,33 @@ class LayerRecorder:
 
 
 def block_names(model: nn.Module) -> list[str]:
-    """Block outputs of a ResNet-like model, in forward order.
+    """Block outputs of a model, in forward order.
 
-    Each child of ``layer1`` .. ``layer4`` (the residual blocks), then ``avgpool`` if
-    present. Models without ``layer1`` fall back to their top-level children.
+    ResNet-like models (torchvision's, timm's, cl_robust's): each child of ``layer1`` .. ``layer4``
+    (the residual blocks), then the pooling (``avgpool`` or timm's ``global_pool``) if present. A
+    model behind cl_robust's normalisation (:class:`~cl_robust.models.foreign.ForeignModel`): the
+    blocks of the model inside, as ``net.<name>``. Other models: the children of their largest
+    top-level sequence of at least four modules (a ViT's ``blocks``, a ConvNeXt's ``stages``), else
+    their top-level children.
     """
+    if isinstance(model, ForeignModel):
+        return [f"net.{name}" for name in block_names(model.net)]
     stages = [f"layer{i}" for i in range(1, 5) if isinstance(getattr(model, f"layer{i}", None), nn.Module)]
-    if not stages:
-        return [name for name, _ in model.named_children()]
-    names = [f"{stage}.{child}" for stage in stages for child, _ in getattr(model, stage).named_children()]
-    if isinstance(getattr(model, "avgpool", None), nn.Module):
-        names.append("avgpool")
-    return names
+    if stages:
+        names = [f"{stage}.{child}" for stage in stages for child, _ in getattr(model, stage).named_children()]
+        pools = [name for name in ("avgpool", "global_pool") if isinstance(getattr(model, name, None), nn.Module)]
+        return names + pools[:1]
+    children = list(model.named_children())
+    sequences = [(name, child) for name, child in children
+                 if isinstance(child, (nn.Sequential, nn.ModuleList)) and len(child) >= MIN_SEQUENCE_BLOCKS]
+    if sequences:
+        name, sequence = max(sequences, key=lambda entry: len(entry[1]))
+        return [f"{name}.{child}" for child, _ in sequence.named_children()]
+    return [name for name, _ in children]
+
+
+#: A top-level sequence this long is taken for the model's blocks (:func:`block_names`).
+MIN_SEQUENCE_BLOCKS = 4
 
 
 def all_module_names(model: nn.Module) -> list[str]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from torch import nn
 
 from cl_robust.errors import ConfigError
 from cl_robust.methods import SCHEMES, FineTune, RobustMethod
 from cl_robust.methods.checkpoints import CHECKPOINT_KEY, RUN_RECORD_KEY, read_checkpoint
+from cl_robust.models.architecture import ARCHITECTURE_KEY, INSTANCE_PREFIX, rebuild
 
 ONLINE_PROBE_NOTE = ("this is a {scheme!r} pretraining checkpoint: its linear head is the online probe trained on "
                      "detached features during pretraining, not a fine-tuned classifier; fine-tune it for the "
@@ -17,9 +21,9 @@ ONLINE_PROBE_NOTE = ("this is a {scheme!r} pretraining checkpoint: its linear he
 
 @dataclass
 class LoadedClassifier:
-    """A cl_robust module in eval mode, its checkpoint metadata and a note on what its head is."""
+    """A classifier in eval mode (a cl_robust module, or a model from elsewhere), its metadata and a note."""
 
-    model: RobustMethod
+    model: nn.Module
     metadata: dict[str, Any]
     path: str
     note: str | None = None
@@ -27,6 +31,9 @@ class LoadedClassifier:
     seed: int | None = None
     #: The data set the checkpoint was trained on (None when not recorded).
     dataset: str | None = None
+    #: Builds the same model again, untrained (a model from elsewhere; None for cl_robust modules, whose
+    #: encoder and head :func:`cl_robust.analysis.baseline.untrained_copy` rebuilds).
+    fresh: Callable[[], nn.Module] | None = None
 
 
 def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> LoadedClassifier:
@@ -48,6 +55,11 @@ def load_classifier(path: str | os.PathLike, option: str = "checkpoint") -> Load
     else:
         raise ConfigError(f"{option}: {path!r} holds a {scheme!r} module, not a classifier "
                           f"(expected a fine-tuned, sl, cl or scl checkpoint)")
+    if str(metadata.get("backbone", "")).startswith(INSTANCE_PREFIX):  # rebuilt from its recorded architecture
+        if ARCHITECTURE_KEY not in checkpoint:
+            raise ConfigError(f"{option}: {path!r} holds a backbone given as an nn.Module instance "
+                              f"({metadata['backbone']}) but no record of its architecture")
+        extra["backbone"] = rebuild(checkpoint[ARCHITECTURE_KEY], option)
     try:
         model = module_class.load_from_checkpoint(path, map_location="cpu", **extra)
     except ConfigError:
@@ -87,13 +99,21 @@ def check_checkpoint_matches(path: str, model_class: type | None, dataset: str |
                           f"--data.init_args.dataset {trained_on}")
 
 
-def check_fits(loaded: LoadedClassifier, dataset: str, num_classes: int, option: str = "checkpoint") -> None:
-    """ConfigError unless the classifier of ``loaded`` was trained for ``dataset`` and its ``num_classes`` classes.
+def check_fits(loaded: LoadedClassifier, dataset: str, num_classes: int, option: str = "checkpoint",
+               image_size: int | None = None) -> None:
+    """ConfigError unless the classifier of ``loaded`` was trained for ``dataset``, its ``num_classes`` classes
+    and (when both are known) images of ``image_size``.
 
     A CIFAR-10 classifier scored on CIFAR-100 labels gives a meaningless accuracy, and its attacks
     index logits that do not exist.
     """
-    classes = int(getattr(loaded.model.hparams, "num_classes", 0) or loaded.metadata.get("num_classes") or 0)
+    trained_size = loaded.metadata.get("image_size")
+    if isinstance(trained_size, int) and image_size is not None and trained_size != image_size:
+        raise ConfigError(f"{option}: {loaded.path!r} was trained on {trained_size}x{trained_size} images but the "
+                          f"data's are {image_size}x{image_size}; pass --data.image_size {trained_size} (image "
+                          "folders) or the data it was trained on")
+    hparams = getattr(loaded.model, "hparams", None)
+    classes = int(getattr(hparams, "num_classes", 0) or loaded.metadata.get("num_classes") or 0)
     trained_on = f" (trained on {loaded.dataset})" if loaded.dataset else ""
     if classes and classes != num_classes:
         raise ConfigError(f"{option}: {loaded.path!r} is a {classes}-class classifier{trained_on} but --data.dataset "

@@ -14,8 +14,11 @@ from typing import NoReturn
 import torch
 
 from cl_robust.data.cifar import DATASETS
-from cl_robust.data.datamodule import CIFARDataModule
+from cl_robust.data.datamodule import CIFARDataModule, ImageFolderDataModule
 from cl_robust.errors import ConfigError
+
+#: ``--data.dataset`` for any ``root/{train,test}/<class>/*`` image tree (``ImageFolderDataModule``).
+IMAGE_FOLDER = "image_folder"
 
 #: Device kinds ``evaluate`` and ``analyze`` run on (the attacks and the CKA are tested there).
 DEVICE_TYPES = ("cpu", "cuda")
@@ -28,13 +31,38 @@ class CommandParser(argparse.ArgumentParser):
         raise ConfigError(f"{self.prog.split()[-1]}: {message} (see --help)")
 
 
+def add_model_arguments(parser: argparse.ArgumentParser, prefix: str = "", what: str = "the model") -> None:
+    """``--[prefix_]model``, ``--[prefix_]model_args``, ``--[prefix_]weights``, ``--[prefix_]normalize``: a model
+    from elsewhere instead of a checkpoint."""
+    parser.add_argument(f"--{prefix}model", default=None,
+                        help=f"{what} from elsewhere instead of a checkpoint: package.module:callable, torchvision:NAME "
+                             "or timm:NAME, mapping images in [0, 1] to logits")
+    parser.add_argument(f"--{prefix}model_args", default=None,
+                        help=f"keyword arguments of --{prefix}model, a JSON or YAML mapping, e.g. '{{\"num_classes\": 10}}'")
+    parser.add_argument(f"--{prefix}weights", default=None,
+                        help=f"state dict of --{prefix}model (torch.save file; also under state_dict, model_state_dict, "
+                             "model or net, 'module.' prefixes removed), loaded strictly")
+    parser.add_argument(f"--{prefix}normalize", action="store_true",
+                        help=f"--{prefix}model expects inputs normalised with the data's mean and std (--data.mean / "
+                             "--data.std, else the data set's own); without it the model gets images in [0, 1]")
+
+
 def add_common_arguments(parser: argparse.ArgumentParser, default_batch_size: int = 256) -> None:
-    """``--checkpoint``, data, batch size, ``--output``, ``--device``, ``--devices`` and ``--wandb``."""
-    parser.add_argument("--checkpoint", required=True, help="a .ckpt written by cl-robust fit")
+    """``--checkpoint`` or ``--model``, data, batch size, ``--output``, ``--device``, ``--devices`` and ``--wandb``."""
+    parser.add_argument("--checkpoint", default=None, help="a .ckpt written by cl-robust fit (or give --model)")
+    add_model_arguments(parser)
     parser.add_argument("--output", required=True, help="folder for the result files (created if missing)")
-    parser.add_argument("--data.dataset", dest="dataset", default="cifar10", choices=DATASETS)
+    parser.add_argument("--data.dataset", dest="dataset", default="cifar10", choices=(*DATASETS, IMAGE_FOLDER),
+                        help=f"cifar10, cifar100, or {IMAGE_FOLDER}: --data.root holds train/ and test/ with a "
+                             "folder of images a class (default: cifar10)")
     parser.add_argument("--data.root", dest="root", default=None,
                         help="data folder (torchvision CIFAR layout or image folders); default $CL_ROBUST_DATA or ./data")
+    parser.add_argument("--data.image_size", dest="image_size", type=_positive_int, default=32,
+                        help=f"side of the square images of --data.dataset {IMAGE_FOLDER} (default: 32)")
+    parser.add_argument("--data.mean", dest="mean", type=float, nargs="+", default=None,
+                        help="per-channel mean for --normalize (default: the data set's own)")
+    parser.add_argument("--data.std", dest="std", type=float, nargs="+", default=None,
+                        help="per-channel std for --normalize (default: the data set's own)")
     parser.add_argument("--data.test_per_class", dest="test_per_class", type=int, default=None,
                         help="N test images of each class, drawn by --order_seed (default: the whole test set)")
     parser.add_argument("--order_seed", type=_order_seed, default=0,
@@ -71,9 +99,15 @@ def build_datamodule(args: argparse.Namespace, per_class: int | None = None) -> 
     """The data module of the options, set up (test split in memory, in a fixed order)."""
     if args.batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {args.batch_size}")
-    datamodule = CIFARDataModule(dataset=args.dataset, root=args.root, batch_size=1, eval_batch_size=args.batch_size,
-                                 per_class=per_class, test_per_class=args.test_per_class, download=args.download,
-                                 seed=args.seed, order_seed=args.order_seed)
+    common = {"batch_size": 1, "eval_batch_size": args.batch_size, "per_class": per_class,
+              "test_per_class": args.test_per_class, "seed": args.seed, "order_seed": args.order_seed,
+              "mean": args.mean, "std": args.std}
+    if args.dataset == IMAGE_FOLDER:
+        if args.root is None:
+            raise ConfigError(f"--data.dataset {IMAGE_FOLDER} needs --data.root: the folder holding train/ and test/")
+        datamodule: CIFARDataModule = ImageFolderDataModule(root=args.root, image_size=args.image_size, **common)
+    else:
+        datamodule = CIFARDataModule(dataset=args.dataset, root=args.root, download=args.download, **common)
     if args.download:
         datamodule.prepare_data()
     datamodule.setup("test")

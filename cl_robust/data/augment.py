@@ -13,9 +13,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from cl_robust.data.colour import (
+    adjust_brightness,
+    adjust_contrast,
+    adjust_hue,
+    adjust_saturation,
+    grayscale,
+    select_per_sample,
+)
 from cl_robust.errors import ConfigError
 
-GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601-2 luma, as torchvision's rgb_to_grayscale
 JITTER_OPS: tuple[str, ...] = ("brightness", "contrast", "saturation", "hue")
 #: Values per intermediate tensor when ``ContrastiveViews`` works through a batch on a CPU in
 #: chunks: 64 images of 3 x 32 x 32 floats, 768 KiB, which fits a core's L2 cache.
@@ -50,90 +57,6 @@ def _check_range(name: str, value: tuple[float, float], low: float, high: float)
         raise ConfigError(f"{name} must be (min, max) with {low} <= min <= max <= {high}, got {value!r}")
 
 
-def grayscale(images: Tensor) -> Tensor:
-    """Luma of ``[B,3,H,W]`` images as ``[B,1,H,W]`` (torchvision's weights).
-
-    A weighted sum of the three channel planes: on CPUs this is about 2.5x faster than a
-    multiply-and-reduce over the channel dimension.
-    """
-    red, green, blue = images.unbind(dim=1)
-    return (red * GRAY_WEIGHTS[0]).add_(green, alpha=GRAY_WEIGHTS[1]).add_(blue, alpha=GRAY_WEIGHTS[2]).unsqueeze(1)
-
-
-def _blend(images: Tensor, other: Tensor, factor: Tensor) -> Tensor:
-    """torchvision's ``_blend``: ``factor * images + (1 - factor) * other``, clamped to [0, 1].
-
-    One ``lerp`` from ``other`` to ``images``; a factor of 1 returns ``images`` exactly.
-    """
-    return torch.lerp(other, images, _per_sample(factor, images)).clamp_(0.0, 1.0)
-
-
-def _per_sample(values: Tensor, images: Tensor) -> Tensor:
-    """``[B]`` per-sample values as ``[B,1,1,1]`` in the images' dtype (so no op promotes the images)."""
-    return values.to(images.dtype).view(-1, 1, 1, 1)
-
-
-def _select(choose: Tensor, chosen: Tensor, other: Tensor) -> Tensor:
-    """Per sample, ``chosen`` where the bool ``choose`` ``[B]`` is set, else ``other`` (broadcasting).
-
-    ``lerp`` with 0/1 weights returns either input exactly, like ``torch.where``, and takes
-    about 60 % of its time on CPUs.
-    """
-    return torch.lerp(other, chosen, _per_sample(choose, other))
-
-
-def adjust_brightness(images: Tensor, factor: Tensor) -> Tensor:
-    """Multiply by a per-sample ``factor`` ``[B]`` (torchvision's blend with black), clamped to [0, 1]."""
-    return (images * _per_sample(factor, images)).clamp_(0.0, 1.0)
-
-
-def adjust_contrast(images: Tensor, factor: Tensor) -> Tensor:
-    """Blend with each image's mean grey level (the luma weights applied to the channel means)."""
-    weights = images.new_tensor(GRAY_WEIGHTS).view(1, 3, 1, 1)
-    mean = (images.mean(dim=(2, 3), keepdim=True) * weights).sum(dim=1, keepdim=True)
-    return _blend(images, mean, factor)
-
-
-def adjust_saturation(images: Tensor, factor: Tensor) -> Tensor:
-    """Blend with each image's grey version."""
-    return _blend(images, grayscale(images), factor)
-
-
-#: Hue of pure red, green and blue in sixths of the colour circle.
-_PRIMARY_HUES = (0.0, 2.0, 4.0)
-
-
-def adjust_hue(images: Tensor, factor: Tensor) -> Tensor:
-    """Rotate hue by a per-sample ``factor`` in [-0.5, 0.5] (fraction of the colour circle).
-
-    Equal (to float rounding) to torchvision's RGB -> HSV -> shift -> RGB. Value ``v`` (the
-    channel maximum) and chroma ``c`` (maximum - minimum) do not change under a hue rotation,
-    so with the shifted hue ``h`` in sixths of the circle each channel is
-    ``v - c * clamp(d - 1, 0, 1)``, where ``d`` is the circular distance of ``h`` from that
-    channel's own hue (0, 2, 4 for r, g, b): HSV -> RGB without a saturation division or a
-    per-sector gather. The sector of the input hue (red, then green, then blue on ties, as
-    torchvision) is picked with ``lerp`` on 0/1 masks, which on CPUs is several times faster
-    than ``torch.where`` on a data-dependent condition.
-    """
-    red, green, blue = images.unbind(dim=1)
-    value = torch.maximum(torch.maximum(red, green), blue)
-    chroma = value - torch.minimum(torch.minimum(red, green), blue)
-    max_is_red = torch.eq(value, red, out=torch.empty_like(value))
-    max_is_green = torch.eq(value, green, out=torch.empty_like(value))
-    # Hue in sixths times chroma: g - b where red is largest, 2c + b - r for green, 4c + r - g for blue.
-    scaled_hue = torch.lerp((red - green).add_(chroma, alpha=4.0), (blue - red).add_(chroma, alpha=2.0),
-                            max_is_green)
-    scaled_hue = torch.lerp(scaled_hue, green - blue, max_is_red)
-    # Grey pixels (c = 0) have scaled hue 0; any positive divisor keeps their hue at 0.
-    hue = scaled_hue.div_(chroma.clamp_min(torch.finfo(chroma.dtype).tiny)).add_(6.0 * factor.view(-1, 1, 1)).remainder_(6.0)
-    primaries = images.new_tensor(_PRIMARY_HUES).view(1, 3, 1, 1)
-    # For h and p in [0, 6): d = 3 - ||h - p| - 3|, so clamp(d - 1, 0, 1) = 2 - clamp(||h - p| - 3|, 1, 2)
-    # and the channel is (v - 2c) + c * clamp(||h - p| - 3|, 1, 2).
-    folded = (hue.unsqueeze(1) - primaries).abs_().sub_(3.0).abs_().clamp_(1.0, 2.0)
-    chroma = chroma.unsqueeze(1)
-    return folded.mul_(chroma).add_(value.unsqueeze(1)).sub_(chroma, alpha=2.0)
-
-
 class ContrastiveViews(nn.Module):
     """Two independent SimCLR views of a batch (Chen et al. 2020, appendix B.9, CIFAR recipe).
 
@@ -142,14 +65,15 @@ class ContrastiveViews(nn.Module):
     a centre crop clipped to ``ratio``), horizontal flip with ``flip_p``, ColorJitter(brightness,
     contrast, saturation, hue) applied with ``jitter_p`` (factors drawn per sample as torchvision
     draws them: uniform in [max(0, 1 - s), 1 + s] and hue uniform in [-h, h]), then
-    RandomGrayscale with ``grayscale_p``. Crop, resize and flip are one bilinear ``grid_sample``
-    (``resized_crop``). The jitter order is a random permutation of the four operations, as in torchvision,
+    RandomGrayscale with ``grayscale_p``. ``size`` None (the default) makes views as large as the
+    input images (32 for CIFAR, 64 for a 64-pixel image folder). Crop, resize and flip are one
+    bilinear ``grid_sample`` (``resized_crop``). The jitter order is a random permutation of the four operations, as in torchvision,
     drawn once per call (per batch) rather than per image.
     """
 
     def __init__(
         self,
-        size: int = 32,
+        size: int | None = None,
         scale: tuple[float, float] = (0.08, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
         flip_p: float = 0.5,
@@ -163,8 +87,7 @@ class ContrastiveViews(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        if size < 1:
-            raise ConfigError(f"size must be >= 1, got {size!r}")
+        _check_size(size)
         _check_range("scale", tuple(scale), 0.0, 1.0)
         if scale[1] <= 0:
             raise ConfigError(f"scale must have max > 0, got {scale!r}")
@@ -259,7 +182,8 @@ class ContrastiveViews(nn.Module):
         """
         if images.device.type != "cpu":
             return self._augment_chunk(images, params)
-        per_image = images.shape[1] * max(images.shape[2] * images.shape[3], self.size * self.size)
+        size = self.size or images.shape[-2]
+        per_image = images.shape[1] * max(images.shape[2] * images.shape[3], size * size)
         chunk = max(1, CPU_CHUNK_ELEMENTS // per_image)
         if images.shape[0] <= chunk:
             return self._augment_chunk(images, params)
@@ -272,7 +196,7 @@ class ContrastiveViews(nn.Module):
 
     def _augment_chunk(self, images: Tensor, params: dict[str, Tensor]) -> Tensor:
         views = resized_crop(images, params["top"], params["left"], params["crop_height"],
-                             params["crop_width"], params["flip"], self.size)
+                             params["crop_width"], params["flip"], self.size or images.shape[-2])
         jittered = views
         for op_index in params["jitter_order"].tolist():
             name = JITTER_OPS[op_index]
@@ -281,8 +205,8 @@ class ContrastiveViews(nn.Module):
                     jittered = adjust_hue(jittered, params["hue"])
             elif self.strengths[name] > 0:
                 jittered = _ADJUST[name](jittered, params[name])
-        views = _select(params["jitter"], jittered, views)
-        return _select(params["grayscale"], grayscale(views), views)
+        views = select_per_sample(params["jitter"], jittered, views)
+        return select_per_sample(params["grayscale"], grayscale(views), views)
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
         """``num_views`` (default two) independently augmented float views of ``images``."""
@@ -328,40 +252,47 @@ def resized_crop(images: Tensor, top: Tensor, left: Tensor, height: Tensor, widt
 class SupervisedAugment(nn.Module):
     """Standard CIFAR supervised augmentation: zero-pad ``padding``, random ``size`` crop, flip.
 
-    Pure indexing (no resampling), so every output pixel is an input pixel or a zero.
+    Pure indexing (no resampling), so every output pixel is an input pixel or a zero. ``size``
+    None (the default) keeps the input's size; ``padding`` None pads an eighth of it (CIFAR's 4
+    pixels at 32, 8 at 64, 12 at 96), so the crop moves as far, relative to the image, at every size.
     """
 
-    def __init__(self, size: int = 32, padding: int = 4, flip_p: float = 0.5,
+    def __init__(self, size: int | None = None, padding: int | None = None, flip_p: float = 0.5,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if size < 1:
-            raise ConfigError(f"size must be >= 1, got {size!r}")
-        if padding < 0:
-            raise ConfigError(f"padding must be >= 0, got {padding!r}")
+        _check_size(size)
+        if padding is not None and padding < 0:
+            raise ConfigError(f"padding must be >= 0 or null (an eighth of the image size), got {padding!r}")
         _check_probability("flip_p", flip_p)
         self.size = size
         self.padding = padding
         self.flip_p = flip_p
         self.generator = generator
 
+    def sizes(self, height: int) -> tuple[int, int]:
+        """``(crop size, padding)`` for images ``height`` pixels high."""
+        return self.size or height, default_padding(height) if self.padding is None else self.padding
+
     def sample_params(self, batch_size: int, device: torch.device | str, height: int = 32,
                       width: int = 32) -> dict[str, Tensor]:
         """Crop corner in the padded image (``top``, ``left``, int64) and ``flip`` (bool)."""
         device = torch.device(device)
-        padded_h, padded_w = height + 2 * self.padding, width + 2 * self.padding
-        if padded_h < self.size or padded_w < self.size:
-            raise ConfigError(f"size={self.size} is larger than the padded image ({padded_h}x{padded_w})")
-        top = torch.floor(_uniform(0.0, 1.0, (batch_size,), self.generator, device) * (padded_h - self.size + 1))
-        left = torch.floor(_uniform(0.0, 1.0, (batch_size,), self.generator, device) * (padded_w - self.size + 1))
+        size, padding = self.sizes(height)
+        padded_h, padded_w = height + 2 * padding, width + 2 * padding
+        if padded_h < size or padded_w < size:
+            raise ConfigError(f"size={size} is larger than the padded image ({padded_h}x{padded_w})")
+        top = torch.floor(_uniform(0.0, 1.0, (batch_size,), self.generator, device) * (padded_h - size + 1))
+        left = torch.floor(_uniform(0.0, 1.0, (batch_size,), self.generator, device) * (padded_w - size + 1))
         return {"top": top.long(), "left": left.long(),
                 "flip": _bernoulli(self.flip_p, (batch_size,), self.generator, device)}
 
     def apply(self, images: Tensor, params: dict[str, Tensor]) -> Tensor:
         """Apply ``sample_params`` output to float images."""
-        padded = F.pad(images, [self.padding] * 4)
-        steps = torch.arange(self.size, device=images.device)
+        size, padding = self.sizes(images.shape[-2])
+        padded = F.pad(images, [padding] * 4)
+        steps = torch.arange(size, device=images.device)
         rows = params["top"][:, None] + steps  # [B, size]
-        cols = torch.where(params["flip"][:, None], params["left"][:, None] + self.size - 1 - steps,
+        cols = torch.where(params["flip"][:, None], params["left"][:, None] + size - 1 - steps,
                            params["left"][:, None] + steps)
         batch_index = torch.arange(images.shape[0], device=images.device)[:, None, None]
         crops = padded.permute(0, 2, 3, 1)[batch_index, rows[:, :, None], cols[:, None, :]]
@@ -372,6 +303,16 @@ class SupervisedAugment(nn.Module):
         images = to_float(images)
         batch, _, height, width = images.shape
         return (self.apply(images, self.sample_params(batch, images.device, height, width)),)
+
+
+def default_padding(image_size: int) -> int:
+    """Padding of :class:`SupervisedAugment` for ``image_size``: an eighth of it (4 for CIFAR's 32 pixels)."""
+    return max(1, round(image_size / 8))
+
+
+def _check_size(size: int | None) -> None:
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ConfigError(f"size must be an integer >= 1 or null (the input's size), got {size!r}")
 
 
 class NoAugment(nn.Module):

@@ -32,11 +32,14 @@ from cl_robust.data.cifar import (
     load_split,
 )
 from cl_robust.data.device_data import DeviceSplits, IndexBatch, IndexBatchDataset, check_on_device
+from cl_robust.data.normalization import Normalization, check_statistics, dataset_normalization
 from cl_robust.data.order import content_order
 from cl_robust.errors import ConfigError, check_choice
 from cl_robust.losses.masked import UNKNOWN
 
 Batch = tuple[Tensor, Tensor]
+#: Side of CIFAR's square images.
+CIFAR_IMAGE_SIZE = 32
 
 
 class TensorBatchDataset(Dataset):
@@ -179,6 +182,8 @@ class CIFARDataModule(lightning.LightningDataModule):
     ``$CL_ROBUST_DATA``, else ``./data``. ``on_device``: keep each split on the model's device
     and gather batches there from index batches (``"auto"``: whenever the trainer's device is not
     a CPU; see :mod:`cl_robust.data.device_data`); the batches are the same either way.
+    ``mean`` / ``std``: the per-channel statistics the model normalises with (default: the data
+    set's own, :meth:`normalization`).
     """
 
     def __init__(
@@ -195,6 +200,8 @@ class CIFARDataModule(lightning.LightningDataModule):
         seed: int = 0,
         on_device: bool | str = "auto",
         order_seed: int | None = 0,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -204,7 +211,26 @@ class CIFARDataModule(lightning.LightningDataModule):
                           per_class, val_per_class, test_per_class, num_workers, seed, on_device, order_seed)
         self.download = download
         self.num_classes: int = len(CIFAR_CLASSES[dataset])
+        #: Side of the square images every batch holds.
+        self.image_size: int = CIFAR_IMAGE_SIZE
+        self._set_normalization(mean, std)
         self._check_batch_fits_subset()
+
+    def _set_normalization(self, mean: list[float] | None, std: list[float] | None) -> None:
+        self._given_statistics = check_statistics(mean, std)
+        self._normalization: Normalization | None = None
+
+    def normalization(self) -> Normalization:
+        """Per-channel mean and std the model normalises its inputs with, and their source.
+
+        ``mean`` and ``std`` when given; CIFAR's published training-set statistics; else computed from
+        the training split (after :meth:`setup`). See :mod:`cl_robust.data.normalization`.
+        """
+        if self._normalization is None:
+            given = self._given_statistics or (None, None)
+            images = self.train_set.images if self.train_set is not None else None
+            self._normalization = dataset_normalization(self.dataset, images, *given)
+        return self._normalization
 
     def _check_batch_fits_subset(self) -> None:
         """Refuse, before any image is read, a batch larger than every possible training subset.
@@ -440,7 +466,10 @@ class CIFARDataModule(lightning.LightningDataModule):
 
 
 class ImageFolderDataModule(CIFARDataModule):
-    """Any ``root/{train,test}/<class>/*`` image tree, resized to ``image_size``, same batches as CIFAR."""
+    """Any ``root/{train,test}/<class>/*`` image tree, resized to ``image_size``, same batches as CIFAR.
+
+    The normalisation's mean and std are computed from the training split unless given (``mean``, ``std``).
+    """
 
     def __init__(
         self,
@@ -455,6 +484,8 @@ class ImageFolderDataModule(CIFARDataModule):
         seed: int = 0,
         on_device: bool | str = "auto",
         order_seed: int | None = 0,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
     ) -> None:
         lightning.LightningDataModule.__init__(self)
         self.save_hyperparameters()
@@ -470,6 +501,7 @@ class ImageFolderDataModule(CIFARDataModule):
                 f"'{train_dir.parent}/{{train,test}}/<class>/*' (one sub-folder per class)"
             )
         self.image_size = image_size
+        self._set_normalization(mean, std)
         self.download = False
         self._folder_classes = image_folder_classes(train_dir)
         self.num_classes = len(self._folder_classes)

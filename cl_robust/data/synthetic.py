@@ -21,15 +21,15 @@ LAYOUTS: tuple[str, ...] = ("torchvision", "image_folder")
 
 
 def synthetic_images(
-    labels: torch.Tensor, num_classes: int, generator: torch.Generator
+    labels: torch.Tensor, num_classes: int, generator: torch.Generator, image_size: int = 32
 ) -> torch.Tensor:
-    """Class-dependent uint8 images ``[N,3,32,32]`` for the given labels."""
+    """Class-dependent uint8 images ``[N,3,S,S]`` (``S = image_size``) for the given labels."""
     n = labels.numel()
     hue = (labels % 10).float() / 10.0
     pattern = (labels // 10).float() if num_classes > 10 else labels.float()
     angle = pattern * (math.pi / max(1, min(num_classes, 10)))
     frequency = 1.0 + (pattern % 3)
-    coords = torch.arange(32, dtype=torch.float32) / 32.0
+    coords = torch.arange(image_size, dtype=torch.float32) / image_size
     y, x = torch.meshgrid(coords, coords, indexing="ij")
     phase = torch.rand(n, generator=generator) * 2 * math.pi
     wave = torch.sin(
@@ -41,7 +41,7 @@ def synthetic_images(
     colour = 0.5 + 0.4 * torch.cos(2 * math.pi * (hue[:, None] - channel_offset[None, :]))
     brightness = 0.1 * (torch.rand(n, 1, 1, 1, generator=generator) - 0.5)
     images = colour[:, :, None, None] * (0.65 + 0.35 * wave[:, None]) + brightness
-    images = images + 0.05 * torch.randn(n, 3, 32, 32, generator=generator)
+    images = images + 0.05 * torch.randn(n, 3, image_size, image_size, generator=generator)
     return (images.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
@@ -52,16 +52,20 @@ def write_synthetic_cifar(
     test_per_class: int = 10,
     layout: str = "torchvision",
     seed: int = 0,
+    image_size: int = 32,
 ) -> str:
     """Write a fake ``dataset`` under ``root`` in ``layout`` and return ``root``.
 
     ``torchvision``: ``cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}`` or
     ``cifar-100-python/{train,test,meta}`` (fine and made-up coarse labels), images interleaved
     across classes as in the real files. ``image_folder``: ``root/<dataset>/{train,test}/<class>/00000.png``.
-    The same ``seed`` gives the same pixels in both layouts.
+    The same ``seed`` gives the same pixels in both layouts. ``image_size`` other than CIFAR's 32
+    needs the image-folder layout (images of any square size, for the data modules' other sizes).
     """
     check_choice("dataset", dataset, tuple(CIFAR_CLASSES))
     check_choice("layout", layout, LAYOUTS)
+    if not isinstance(image_size, int) or image_size < 1 or (image_size != 32 and layout != "image_folder"):
+        raise ConfigError(f"image_size must be a positive integer, and 32 in torchvision's layout; got {image_size!r}")
     for name, value in (("train_per_class", train_per_class), ("test_per_class", test_per_class)):
         if value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value!r}")
@@ -71,7 +75,7 @@ def write_synthetic_cifar(
     for split, per_class in (("train", train_per_class), ("test", test_per_class)):
         # Interleaved order (0, 1, ..., C-1, 0, 1, ...), like CIFAR's batch files.
         labels = torch.arange(len(classes)).repeat(per_class)
-        images = synthetic_images(labels, len(classes), generator)
+        images = synthetic_images(labels, len(classes), generator, image_size)
         if layout == "torchvision":
             _write_torchvision(root_path, dataset, split, images, labels)
         else:

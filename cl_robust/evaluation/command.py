@@ -1,8 +1,10 @@
-"""``cl-robust evaluate``: clean and robust accuracy of a checkpoint, written as JSON, markdown and CSV.
+"""``cl-robust evaluate``: clean and robust accuracy of a checkpoint or any classifier, as JSON, markdown and CSV.
 
     cl-robust evaluate --checkpoint runs/ft/last.ckpt --output results/ft
     cl-robust evaluate --checkpoint runs/ft/last.ckpt --attacks clean pgd20 pgd20:eps=4/255 autoattack \\
         --data.test_per_class 100 --output results/ft --devices 2 --wandb
+    cl-robust evaluate --model mymodels:wide_resnet --model_args '{"depth": 28}' --weights robust.pt \\
+        --output results/theirs
 
 Writes ``robustness.json`` (every figure with its settings and 95% interval, the worst case
 over the suite, the gradient-masking checks), ``robustness.md`` and ``per_sample.csv`` (which
@@ -20,8 +22,9 @@ from typing import Any
 
 import torch
 
-from cl_robust.commands.checkpoint import LoadedClassifier, check_fits, load_classifier
+from cl_robust.commands.checkpoint import LoadedClassifier
 from cl_robust.commands.distributed import check_devices, launch, rank_and_world
+from cl_robust.commands.model_source import check_model_source, load_model
 from cl_robust.commands.options import (
     CommandParser,
     add_common_arguments,
@@ -71,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _prepare(args: argparse.Namespace) -> tuple[LoadedClassifier, CIFARDataModule]:
-    return load_classifier(args.checkpoint), build_datamodule(args)
+    datamodule = build_datamodule(args)
+    return load_model(args, datamodule), datamodule
 
 
 def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[AttackSpec], folder: Path,
@@ -88,7 +92,8 @@ def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[Atta
         return
     report: dict[str, Any] = {
         "checkpoint": {"path": loaded.path, "metadata": loaded.metadata, "note": loaded.note},
-        "dataset": {"name": args.dataset, "split": "test", "test_per_class": args.test_per_class,
+        "dataset": {"name": args.dataset, "split": "test", "image_size": datamodule.image_size,
+                    "test_per_class": args.test_per_class,
                     "images": outcome["total"], "batch_size": args.batch_size, "order_seed": args.order_seed},
         "device": str(device), "devices": world, "seed": args.seed, "versions": versions(), "interval": METHOD,
         "results": outcome["results"], "worst_case": [case.record() for case in outcome["worst_case"]],
@@ -110,6 +115,7 @@ def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[Atta
 def check_arguments(args: argparse.Namespace) -> list[AttackSpec]:
     """Every option's domain, before any file is read; returns the attacks (ConfigError naming the option)."""
     check_device_name(args.device)
+    check_model_source(args)
     if args.batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {args.batch_size}")
     if args.test_per_class is not None and args.test_per_class < 1:
@@ -144,7 +150,6 @@ def main(argv: Sequence[str]) -> int:
     device = resolve_device(args.device)
     folder = prepare_output_dir(args.output)
     prepared = _prepare(args)
-    check_fits(prepared[0], args.dataset, prepared[1].num_classes)
     check_corruption_baseline(args, attacks, prepared[1].num_classes)
     check_devices(args.devices, device, len(prepared[1].test_dataloader()))
     announce_estimate(prepared, attacks, device, args.devices)

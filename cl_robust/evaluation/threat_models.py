@@ -80,7 +80,8 @@ def contrastive_loss_for(metadata: dict[str, object]) -> tuple[Callable[[Tensor,
     if scheme not in CONTRASTIVE_TERMS or not isinstance(temperature, (int, float)):
         raise ConfigError(f"threat model I needs a checkpoint pretrained with cl or scl, or a mix with a contrastive "
                           f"term ({', '.join(CONTRASTIVE_TERMS)}): it attacks the contrastive loss through the "
-                          f"projection head; this one comes from {scheme!r}")
+                          "projection head; " + (f"this one comes from {scheme!r}" if scheme else
+                                                  "this model records no pretraining (a model from --model)"))
     objective = ContrastiveObjective(str(scheme), float(temperature), gather_distributed=False)
     return objective, objective.uses_labels
 

@@ -6,7 +6,8 @@ uint8 batch from the data module -> ``on_after_batch_transfer`` turns it into
 makes its views -> ``training_losses`` (the scheme's own objective) -> plus every registered
 loss term (adversarial callbacks add theirs) -> one scalar loss.
 
-Every module has ``encoder`` (backbone, normalises inside) and ``classifier`` (linear head:
+Every module has ``encoder`` (backbone, normalises inside with the data's statistics; any module,
+see :mod:`cl_robust.models.factory`) and ``classifier`` (linear head:
 end-to-end for supervised learning, an online probe on detached features for contrastive
 pretraining, the fine-tuned head for fine-tuning), so ``forward(x)`` always returns logits
 and every checkpoint can be attacked end to end (threat model II).
@@ -29,10 +30,19 @@ from cl_robust.data.augment import AUGMENTS, make_augment, to_float
 from cl_robust.errors import ConfigError, check_choice
 from cl_robust.losses.masked import UNKNOWN
 from cl_robust.methods.checkpoints import CHECKPOINT_KEY
+from cl_robust.methods.inputs import (
+    DEFAULT_SOURCE,
+    GIVEN_SOURCE,
+    check_encoder,
+    check_images,
+    data_normalization,
+)
 from cl_robust.methods.labels import LABELED
 from cl_robust.methods.optim import build_optimizer, build_scheduler, validate_optimization
-from cl_robust.models.backbones import build_backbone
+from cl_robust.models.architecture import ARCHITECTURE_KEY, architecture_record
+from cl_robust.models.backbones import Normalize
 from cl_robust.models.dual_bn import CLEAN, bn_branch
+from cl_robust.models.factory import Backbone, build_backbone, describe_backbone
 
 Batch = dict[str, Tensor]
 Views = tuple[Tensor, ...]
@@ -43,14 +53,20 @@ class RobustMethod(L.LightningModule):
     """Base class: encoder + linear classifier, optimisation, metrics, loss-term hooks.
 
     Args:
-        backbone: registered backbone name (``resnet18``, ``resnet50``, ...).
+        backbone: a registered name (``resnet18``, ``resnet50``, ...), ``package.module:callable``,
+            ``torchvision:NAME`` or ``timm:NAME`` (head removed), or an ``nn.Module`` mapping images
+            to features ``[N, D]`` (:mod:`cl_robust.models.factory`); D is found by itself.
+        backbone_args: keyword arguments of a callable, torchvision or timm backbone.
         num_classes: classes of the linear classifier (linked from the data module by the CLI).
         views: augmentation for training (``contrastive``, ``supervised``, ``none``);
             None takes the scheme's default.
         optimizer, lr, weight_decay, momentum: optimiser (``adam`` lr 3e-4 is the reference's).
         scheduler, warmup_epochs: ``none``, ``cosine`` or ``piecewise`` (divided by 10 at
             ``lr_milestones``, epochs; default half and three quarters of training), after a linear warm-up.
-        normalize: normalise inputs inside the backbone with CIFAR statistics.
+        normalize: normalise inputs inside the encoder with the data's per-channel mean and std (the data
+            module's ``normalization()``, taken when training starts); false for a backbone that
+            normalises inside itself or expects images in [0, 1].
+        mean, std: the statistics to normalise with instead of the data's (one value a channel).
         backbone_width: channels of the backbone's first stage (None: the standard 64; 16 gives a
             ResNet-18 with its block structure at about 1/16 of the compute, for CPUs).
         dual_bn: a clean and an adversarial branch in every BatchNorm (ACL, Jiang et al. 2020): the
@@ -62,17 +78,30 @@ class RobustMethod(L.LightningModule):
     scheme: ClassVar[str] = "base"
     default_views: ClassVar[str] = "none"
 
-    def __init__(self, backbone: str = "resnet18", num_classes: int = 10, views: str | None = None,
+    def __init__(self, backbone: Backbone = "resnet18", num_classes: int = 10, views: str | None = None,
                  optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool = True,
                  backbone_width: int | None = None, dual_bn: bool = False,
-                 lr_milestones: list[float] | None = None) -> None:
+                 lr_milestones: list[float] | None = None, backbone_args: dict[str, Any] | None = None,
+                 mean: list[float] | None = None, std: list[float] | None = None) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
         validate_optimization(optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs, lr_milestones)
-        self.save_hyperparameters()
-        self.encoder = build_backbone(backbone, normalize=normalize, width=backbone_width, dual_bn=dual_bn)
+        instance = isinstance(backbone, nn.Module)
+        # An instance is recorded by its architecture (on_save_checkpoint), not pickled into the hyper-parameters.
+        self.save_hyperparameters(ignore=["backbone"] if instance else None)
+        self.hparams["backbone"] = describe_backbone(backbone)
+        self.encoder = build_backbone(backbone, backbone_args, normalize=normalize, mean=mean, std=std,
+                                      width=backbone_width, dual_bn=dual_bn)
+        #: The architecture of a backbone given as an instance, which checkpoints keep to rebuild it.
+        self.backbone_record: bytes | None = architecture_record(backbone) if instance else None
+        #: Where the normalisation's mean and std come from (None: the encoder does not normalise).
+        self.normalization_source: str | None = (None if not normalize else GIVEN_SOURCE if mean is not None
+                                                  else DEFAULT_SOURCE)
+        #: Side of the data's square images, known once a data module that states it sets the module up.
+        self.image_size: int | None = None
+        self._batch_checked = False
         self.feature_dim: int = self.encoder.feature_dim
         self.classifier = nn.Linear(self.feature_dim, num_classes)
         check_choice("views", views or self.default_views, tuple(AUGMENTS))
@@ -111,13 +140,28 @@ class RobustMethod(L.LightningModule):
         return bool(self.hparams.get("dual_bn", False))
 
     # ------------------------------------------------------------------ data
+    @property
+    def takes_data_normalization(self) -> bool:
+        """Whether ``setup`` gives the encoder the data's mean and std (not when they were given or fixed)."""
+        return self.normalization_source == DEFAULT_SOURCE
+
     def setup(self, stage: str) -> None:
-        """Refuse a data module whose class count differs from the classifier's, before training."""
+        """Before training: refuse a data module whose class count differs from the classifier's, take its
+        normalisation statistics, and check the encoder on images of its size."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         data_classes = getattr(datamodule, "num_classes", None)
         if data_classes is not None and data_classes != self.hparams.num_classes:
             raise ConfigError(f"num_classes: the model has {self.hparams.num_classes} classes but the data "
                               f"has {data_classes}; set model num_classes to {data_classes}")
+        if self.takes_data_normalization:
+            self.normalization_source = data_normalization(self.encoder, datamodule, self.hparams.backbone) or (
+                self.normalization_source)
+        size = getattr(datamodule, "image_size", None)
+        if isinstance(size, int):
+            self.image_size = size
+            normalize = getattr(self.encoder, "normalize", None)
+            channels = normalize.mean.numel() if isinstance(normalize, Normalize) else 3
+            check_encoder(self.encoder, self.hparams.backbone, self.feature_dim, size, channels)
         if stage == "fit" and self.trains_both_branches and not self._loss_terms:
             raise ConfigError("dual_bn: true needs adversarial training (only an adversarial loss term trains the "
                               "adversarial BatchNorm branch); add an adversarial overlay such as "
@@ -129,6 +173,9 @@ class RobustMethod(L.LightningModule):
         if isinstance(batch, dict):
             return batch
         images, labels = batch[0], batch[1]
+        if not self._batch_checked:
+            check_images(images, labels)
+            self._batch_checked = True
         converted = {"x0": to_float(images), "y": labels}
         if len(batch) > 2:
             converted[LABELED] = batch[2]
@@ -189,11 +236,18 @@ class RobustMethod(L.LightningModule):
     # ----------------------------------------------------------- checkpoints
     def checkpoint_metadata(self) -> dict[str, Any]:
         """What a fine-tuning or evaluation run needs to know about this checkpoint."""
+        normalize = getattr(self.encoder, "normalize", None)
+        statistics = normalize.statistics() if isinstance(normalize, Normalize) else None
         return {"scheme": self.scheme, "backbone": self.hparams.backbone,
+                "backbone_args": dict(self.hparams.get("backbone_args") or {}),
                 "backbone_width": self.hparams.get("backbone_width"),
                 "dual_bn": bool(self.hparams.get("dual_bn", False)), "feature_dim": self.feature_dim,
                 "num_classes": self.hparams.num_classes, "normalize": self.hparams.normalize,
-                "version": cl_robust.__version__}
+                "normalization": None if statistics is None else {
+                    "mean": statistics[0], "std": statistics[1], "source": self.normalization_source},
+                "image_size": self.image_size, "version": cl_robust.__version__}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_KEY] = self.checkpoint_metadata()
+        if self.backbone_record is not None:
+            checkpoint[ARCHITECTURE_KEY] = self.backbone_record

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from cl_robust.errors import ConfigError, check_positive
 from cl_robust.methods.base import Batch, RobustMethod, Views
+from cl_robust.models.factory import Backbone
 from cl_robust.models.heads import build_projection_head
 
 
@@ -35,17 +36,19 @@ class ContrastiveMethod(RobustMethod):
     default_views: ClassVar[str] = "contrastive"
     uses_labels: ClassVar[bool] = False
 
-    def __init__(self, backbone: str = "resnet18", num_classes: int = 10, views: str | None = None,
+    def __init__(self, backbone: Backbone = "resnet18", num_classes: int = 10, views: str | None = None,
                  optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool = True,
                  backbone_width: int | None = None, dual_bn: bool = False, temperature: float = 0.07,
                  projection_hidden_dim: int | None = None, projection_dim: int = 128,
                  projection_layers: int = 2, projection_batch_norm: bool = False, online_probe: bool = True,
-                 lr_milestones: list[float] | None = None) -> None:
+                 lr_milestones: list[float] | None = None, backbone_args: dict[str, Any] | None = None,
+                 mean: list[float] | None = None, std: list[float] | None = None) -> None:
         super().__init__(backbone=backbone, num_classes=num_classes, views=views, optimizer=optimizer, lr=lr,
                          weight_decay=weight_decay, momentum=momentum, scheduler=scheduler,
                          warmup_epochs=warmup_epochs, normalize=normalize, backbone_width=backbone_width,
-                         dual_bn=dual_bn, lr_milestones=lr_milestones)
+                         dual_bn=dual_bn, lr_milestones=lr_milestones,
+                         backbone_args=backbone_args, mean=mean, std=std)
         check_positive("temperature", temperature)
         if (views or self.default_views) == "none":
             raise ConfigError("views must be 'contrastive' or 'supervised' for contrastive pretraining "

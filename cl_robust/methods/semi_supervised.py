@@ -29,6 +29,7 @@ from cl_robust.losses.objectives import CONTRASTIVE_TERMS, ContrastiveObjective
 from cl_robust.methods.base import Batch, Views
 from cl_robust.methods.contrastive import ContrastiveMethod
 from cl_robust.methods.labels import LABELED, known_labels
+from cl_robust.models.factory import Backbone
 
 #: Each mix and its loss terms (``ce``: cross-entropy of the linear head, trained end to end).
 MIXES: dict[str, tuple[str, ...]] = {
@@ -65,13 +66,14 @@ class SemiSupervisedMix(ContrastiveMethod):
     uses_labels = True
 
     def __init__(self, mix: str = "cl+scl", labeled_fraction: float = 0.5, loss_weights: dict[str, float] | None = None,
-                 backbone: str = "resnet18", num_classes: int = 10, views: str | None = None,
+                 backbone: Backbone = "resnet18", num_classes: int = 10, views: str | None = None,
                  optimizer: str = "adam", lr: float = 3e-4, weight_decay: float = 0.0, momentum: float = 0.9,
                  scheduler: str = "none", warmup_epochs: float = 0.0, normalize: bool = True,
                  backbone_width: int | None = None, dual_bn: bool = False, temperature: float = 0.07,
                  projection_hidden_dim: int | None = None, projection_dim: int = 128,
                  projection_layers: int = 2, projection_batch_norm: bool = False, online_probe: bool = True,
-                 lr_milestones: list[float] | None = None) -> None:
+                 lr_milestones: list[float] | None = None, backbone_args: dict[str, Any] | None = None,
+                 mean: list[float] | None = None, std: list[float] | None = None) -> None:
         check_mix(mix)
         check_labeled_fraction(labeled_fraction)
         super().__init__(backbone=backbone, num_classes=num_classes, views=views, optimizer=optimizer, lr=lr,
@@ -80,7 +82,7 @@ class SemiSupervisedMix(ContrastiveMethod):
                          dual_bn=dual_bn, temperature=temperature, projection_hidden_dim=projection_hidden_dim,
                          projection_dim=projection_dim, projection_layers=projection_layers,
                          projection_batch_norm=projection_batch_norm, online_probe=online_probe,
-                         lr_milestones=lr_milestones)
+                         lr_milestones=lr_milestones, backbone_args=backbone_args, mean=mean, std=std)
         self.loss_weights.update(self._checked_weights(loss_weights or {}))
 
     # ----------------------------------------------------------------- scheme

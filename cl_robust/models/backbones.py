@@ -4,8 +4,9 @@ The ImageNet stem (7x7 conv stride 2 + max-pool) shrinks a 32x32 image to 8x8 be
 first block; CIFAR variants use a 3x3 conv with stride 1 and no max-pool instead (Chen et al.
 2020, SimCLR appendix B.9). The blocks come from torchvision; only the stem and the head
 change. Inputs are images in [0, 1]; normalisation happens inside the backbone so that
-attacks work in pixel space. ``dual_bn=True`` gives every BatchNorm a clean and an adversarial
-branch (ACL, Jiang et al. 2020; :mod:`cl_robust.models.dual_bn`).
+attacks work in pixel space (CIFAR-10's statistics until the data module gives its own).
+``dual_bn=True`` gives every BatchNorm a clean and an adversarial branch (ACL, Jiang et al.
+2020; :mod:`cl_robust.models.dual_bn`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,18 @@ class Normalize(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return (x - self.mean) / self.std
+
+    def statistics(self) -> tuple[list[float], list[float]]:
+        """The per-channel ``(mean, std)`` applied."""
+        return self.mean.flatten().tolist(), self.std.flatten().tolist()
+
+    def load_statistics(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Normalise with ``mean`` and ``std`` from now on (one value a channel, std > 0)."""
+        mean, std = [float(v) for v in mean], [float(v) for v in std]
+        if len(mean) != len(std) or not mean or min(std) <= 0:
+            raise ConfigError(f"normalisation needs one mean and one std > 0 a channel; got mean {mean}, std {std}")
+        self.mean = torch.tensor(mean, dtype=self.mean.dtype, device=self.mean.device).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=self.std.dtype, device=self.std.device).view(1, -1, 1, 1)
 
 
 class CIFARResNet(nn.Module):
@@ -155,6 +168,9 @@ BACKBONES: dict[str, Callable[..., CIFARResNet]] = {
 
 def build_backbone(name: str, **options: object) -> CIFARResNet:
     """Build a registered backbone by name (``resnet18``, ``resnet34``, ``resnet50``, and ``resnet_tiny`` for tests).
+
+    :func:`cl_robust.models.factory.build_backbone` also builds any other module (a callable,
+    ``torchvision:NAME``, ``timm:NAME``, an instance); this function knows the library's own ResNets.
 
     ``options`` go to :class:`CIFARResNet` (``normalize``, ``width``: base width of ResNet-18/34/50,
     ``dual_bn``: a clean and an adversarial branch in every BatchNorm).

@@ -50,7 +50,7 @@ import yaml
 from cl_robust.attacks import parse_eps
 from cl_robust.data.datamodule import check_labeled_fraction
 from cl_robust.errors import ConfigError
-from cl_robust.models.backbones import BACKBONES
+from cl_robust.models.factory import check_backbone_spec
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100")
 #: The semi-supervised mixes (cl_robust.methods.SemiSupervisedMix): all scenarios, a labelled fraction.
@@ -338,9 +338,7 @@ def check_spec(raw: dict[str, Any]) -> dict[str, Any]:
             hint = f" (did you mean {value:g}/255?)" if value > 1 else ""
             raise ConfigError(f"eps: training eps must be in (0, 1] (L-inf, pixels in [0, 1]), e.g. 8/255; "
                               f"got {eps!r}{hint}")
-    backbone = raw.get("backbone", "resnet18")
-    if backbone not in BACKBONES:
-        raise ConfigError(f"backbone must be one of {', '.join(map(repr, BACKBONES))}; got {backbone!r}")
+    check_backbone_spec(raw.get("backbone", "resnet18"))
     overrides = raw.get("overrides") or []
     for index, override in enumerate(overrides):
         if not isinstance(override, dict) or set(override) != {"runs", "set"} or not isinstance(override["set"], dict):

@@ -11,8 +11,8 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def run_quick(name: str) -> list[str]:
-    done = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), "--quick"], capture_output=True,
+def run_quick(name: str, *extra: str) -> list[str]:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), "--quick", *extra], capture_output=True,
                           text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip().splitlines()
@@ -34,8 +34,19 @@ def test_quick_mode_prints_ratio_line(name: str, target: str) -> None:
         assert any(line.startswith("torch_cka") for line in lines)
         compared = next(line for line in lines if line.startswith("max |ours - torch_cka| over the CKA matrix: "))
         assert float(compared.rsplit(": ", 1)[1].split()[0]) < 0.05  # tiny model, 64 images: the same minibatch CKA
-    if name == "evaluate":  # our AutoAttack and pyautoattack's leave the same images correctly classified
-        assert any(line.endswith("the same images: yes") for line in lines), lines
+    if name == "evaluate":  # our PGD and AutoAttack leave the images torchattacks' and pyautoattack's leave
+        assert [kind for kind in ("pgd", "autoattack") if any(line.startswith(f"{kind}: ") and
+                                                              "the same images: yes" in line for line in lines)] == [
+            "pgd", "autoattack"], lines
+
+
+@pytest.mark.parametrize("name", ["evaluate", "cka"])
+def test_quick_mode_runs_on_a_model_cl_robust_did_not_define(name: str) -> None:
+    """The comparisons of a foreign model (README, "Your own model"): torchvision's ResNet-18."""
+    lines = run_quick(name, "--model", "torchvision:resnet18")
+    assert lines[0].startswith("torchvision:resnet18 (foreign)") and re.fullmatch(rf"{name} ratio: .*", lines[-1])
+    if name == "evaluate":
+        assert sum("the same images: yes" in line for line in lines) == 2, lines
 
 
 def test_cka_precision_quick_mode_reports_the_bf16_difference() -> None:

@@ -266,3 +266,17 @@ def test_bad_supervised_options() -> None:
         SupervisedAugment(padding=-1)
     with pytest.raises(ConfigError, match="flip_p"):
         SupervisedAugment(flip_p=2.0)
+
+
+@pytest.mark.parametrize("size", [64, 96])
+def test_augmentations_follow_the_image_size(size: int) -> None:
+    """Views are as large as the images, and the supervised crop pads an eighth of them (4 px at 32)."""
+    images = torch.randint(0, 256, (4, 3, size, size), dtype=torch.uint8)
+    assert all(view.shape == (4, 3, size, size) for view in ContrastiveViews()(images))
+    module = SupervisedAugment(generator=torch.Generator().manual_seed(0))
+    (view,) = module(images)
+    assert view.shape == (4, 3, size, size) and module.sizes(size) == (size, size // 8)
+    tops = module.sample_params(4000, "cpu", size, size)["top"]
+    assert int(tops.max()) == 2 * (size // 8) and int(tops.min()) == 0
+    assert SupervisedAugment().sizes(32) == (32, 4)  # CIFAR's recipe unchanged
+    assert ContrastiveViews(size=16)(images)[0].shape == (4, 3, 16, 16)  # a size given is kept
