@@ -109,6 +109,9 @@ class _TrainingConfigs:
                 model = _object(config["model"], num_classes=datamodule.num_classes)
                 self.pretraining_metadata[key] = model.checkpoint_metadata()
             self.pretrained[run.run_id] = self.pretraining_metadata[key]
+            fraction = self.pretrained[run.run_id].get("labeled_fraction")
+            if fraction is not None:
+                datamodule.check_labeled_count(fraction)
         elif run.source in self.pretrained:
             # Fine-tuning: its options built against what the pretraining run's checkpoint will record
             # (FineTune takes that record in place of the file, which does not exist yet).
