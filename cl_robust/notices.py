@@ -12,9 +12,12 @@ import sys
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 PREFIX = "cl-robust: "
+#: Set in the worker processes of ``evaluate`` / ``analyze --devices N``: the launching process, which read the
+#: same data first, has announced everything already.
+silenced = False
 
 
 def announce(message: str) -> None:
     """Print ``cl-robust: <message>`` on stderr, once (rank 0 of a distributed run)."""
-    if getattr(rank_zero_only, "rank", 0) == 0:
+    if not silenced and getattr(rank_zero_only, "rank", 0) == 0:
         print(PREFIX + message, file=sys.stderr, flush=True)

@@ -290,6 +290,7 @@ def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepa
     bar.close()
     # Every rank computes the reports: the metrics' sums and per-batch terms are reduced across ranks there.
     report = _report(args, main_model, other_model, layers, other_layers, metrics, attack_labels, device)
+    report["data"] = datamodule.record()  # class names, image size, images resized (--data.resize)
     if baselines:
         report["untrained"] = _untrained_report(args, metrics, baseline_seed, report["clean"]["redundancy"],
                                                 min(args.baseline_bn_images, len(datamodule.train_set)))

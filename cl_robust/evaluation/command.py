@@ -86,7 +86,9 @@ def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[Atta
     report: dict[str, Any] = {
         "checkpoint": {"path": loaded.path, "metadata": loaded.metadata, "note": loaded.note},
         "dataset": {"name": args.dataset, "split": "test", "test_per_class": args.test_per_class,
-                    "images": outcome["total"], "batch_size": args.batch_size, "order_seed": args.order_seed},
+                    "images": outcome["total"], "batch_size": args.batch_size, "order_seed": args.order_seed,
+                    **{key: value for key, value in datamodule.record().items()
+                       if key in ("classes", "image_size", "resize", "resized")}},
         "device": str(device), "devices": world, "seed": args.seed, "versions": versions(), "interval": METHOD,
         "results": outcome["results"], "worst_case": [case.record() for case in outcome["worst_case"]],
         "masking": outcome["masking"], "per_sample": FILE_NAME,

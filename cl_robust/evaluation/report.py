@@ -84,6 +84,16 @@ def _autoattack_lines(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _resized_text(dataset: dict[str, Any]) -> str:
+    """``, 100 of them resized from 64x64 to 32x32 (--data.resize)`` when the test images were resized, else empty."""
+    resized = (dataset.get("resized") or {}).get("test")
+    if not resized:
+        return ""
+    size = dataset.get("image_size")
+    return (f", {sum(resized.values())} of them resized from {', '.join(sorted(resized))} to {size}x{size} "
+            "(--data.resize)")
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The report as markdown: the table with intervals, the worst case, the masking checks and notes."""
     dataset = report["dataset"]
@@ -93,7 +103,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Robustness of `{report['checkpoint']['path']}`", "",
              f"Data: {dataset['name']} test split, {dataset['images']} images in {order_text}, batches of "
              f"{dataset.get('batch_size')}" + (f", shared between {devices} processes" if devices > 1 else "")
-             + ". Model in eval mode; counts are exact over every image; intervals: "
+             + _resized_text(dataset) + ". Model in eval mode; counts are exact over every image; intervals: "
              f"{report.get('interval', METHOD)} over the test images.", ""]
     if report["checkpoint"].get("note"):
         lines += [f"Note: {report['checkpoint']['note']}.", ""]

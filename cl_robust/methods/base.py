@@ -26,13 +26,18 @@ from torchmetrics.classification import MulticlassAccuracy
 
 import cl_robust
 from cl_robust.data.augment import AUGMENTS, make_augment, to_float
-from cl_robust.errors import ConfigError, check_choice
+from cl_robust.data.record import check_same_data
+from cl_robust.errors import ConfigError, check_choice, shown
 from cl_robust.losses.masked import UNKNOWN
 from cl_robust.methods.checkpoints import CHECKPOINT_KEY
 from cl_robust.methods.labels import LABELED
 from cl_robust.methods.optim import build_optimizer, build_scheduler, validate_optimization
 from cl_robust.models.backbones import build_backbone
 from cl_robust.models.dual_bn import CLEAN, bn_branch
+from cl_robust.notices import announce
+
+#: Name under which validation metrics are logged when validation reads the test split (no held-out images).
+VALIDATION_ON_TEST = "val_on_test"
 
 Batch = dict[str, Tensor]
 Views = tuple[Tensor, ...]
@@ -69,7 +74,7 @@ class RobustMethod(L.LightningModule):
                  lr_milestones: list[float] | None = None) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
-            raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+            raise ConfigError(f"num_classes must be an integer >= 2, got {shown(num_classes)}")
         validate_optimization(optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs, lr_milestones)
         self.save_hyperparameters()
         self.encoder = build_backbone(backbone, normalize=normalize, width=backbone_width, dual_bn=dual_bn)
@@ -122,6 +127,13 @@ class RobustMethod(L.LightningModule):
             raise ConfigError("dual_bn: true needs adversarial training (only an adversarial loss term trains the "
                               "adversarial BatchNorm branch); add an adversarial overlay such as "
                               "examples/configs/adversarial/acl.yaml, or set dual_bn false")
+        self.validation_name = "val"
+        if getattr(datamodule, "validates_on_test", False):
+            self.validation_name = VALIDATION_ON_TEST
+            if stage == "fit" and self.trainer.limit_val_batches != 0:
+                announce(f"validation reads the test split (data val_per_class is 0), so its metrics are logged as "
+                         f"{VALIDATION_ON_TEST}/loss and {VALIDATION_ON_TEST}/acc; set data val_per_class N to hold "
+                         "out N training images a class instead")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Batch:
         """``(uint8 images, labels[, labelled mask])`` -> ``{"x0": float images in [0, 1], "y": labels
@@ -166,7 +178,9 @@ class RobustMethod(L.LightningModule):
         self.log(f"{stage}/acc", metric, prog_bar=True, batch_size=batch["y"].shape[0])
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._evaluate(batch, "val", self.val_accuracy)
+        """Loss and accuracy on the validation split, logged as ``val/*`` (``val_on_test/*`` when that is the
+        test split)."""
+        self._evaluate(batch, getattr(self, "validation_name", "val"), self.val_accuracy)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, "test", self.test_accuracy)
@@ -195,5 +209,22 @@ class RobustMethod(L.LightningModule):
                 "num_classes": self.hparams.num_classes, "normalize": self.hparams.normalize,
                 "version": cl_robust.__version__}
 
+    def _datamodule_record(self) -> dict[str, Any] | None:
+        """The record of the trainer's cl_robust data module (class names, image size, ...), if any."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        record = getattr(datamodule, "record", None)
+        return record() if callable(record) and getattr(datamodule, "classes", None) else None
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_KEY] = self.checkpoint_metadata()
+        data = self._datamodule_record()
+        if data is not None:
+            checkpoint[CHECKPOINT_KEY]["data"] = data
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to resume or test on data with other class names or another image size than the checkpoint's."""
+        data = self._datamodule_record()
+        if data is not None:
+            recorded = (checkpoint.get(CHECKPOINT_KEY) or {}).get("data")
+            path = getattr(self._trainer, "ckpt_path", None)
+            check_same_data(recorded, data, f"ckpt_path: {path!r}" if path else "ckpt_path: the checkpoint")

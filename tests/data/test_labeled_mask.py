@@ -7,8 +7,8 @@ import torch
 
 from cl_robust.data import CIFARDataModule
 from cl_robust.data.datamodule import check_labeled_fraction, labeled_mask
-from cl_robust.data.subsets import count_labeled
 from cl_robust.data.device_data import IndexBatch
+from cl_robust.data.subsets import count_labeled
 from cl_robust.errors import ConfigError
 
 LABELS = torch.arange(10).repeat_interleave(torch.tensor([20, 20, 20, 20, 20, 21, 7, 3, 1, 20]))
