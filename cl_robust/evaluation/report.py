@@ -55,12 +55,25 @@ def _worst_case_lines(cases: list[dict[str, Any]]) -> list[str]:
             *_table(["norm", "eps", "attacks", "correct / total", "accuracy (%)", "95% interval (%)"], rows)]
 
 
-def _masking_lines(masking: dict[str, Any] | None) -> list[str]:
+def masking_verdict(masking: dict[str, Any]) -> str:
+    """The one-line verdict of the masking checks: a check that did not run counts neither way."""
+    if masking["suspected"]:
+        return ("**Gradient masking suspected**: at least one check FAILED; robust accuracies above are upper bounds "
+                "at best.")
+    ran = sum(check["passed"] is not None for check in masking["checks"])
+    not_run = len(masking["checks"]) - ran
+    if ran == 0:
+        return ("No gradient-masking check ran: each needs attacks this suite does not include (listed below), so "
+                "nothing here says whether the gradients are masked.")
+    return (f"No sign of gradient masking in the {ran} check{'s' * (ran != 1)} that ran"
+            + (f"; {not_run} did not run (below)." if not_run else "."))
+
+
+def masking_lines(masking: dict[str, Any] | None) -> list[str]:
+    """The markdown section of the gradient-masking checks: the verdict, then each check passed, FAILED or not run."""
     if not masking:
         return []
-    verdict = ("**Gradient masking suspected**: at least one check FAILED; robust accuracies above are "
-               "upper bounds at best." if masking["suspected"] else "No sign of gradient masking.")
-    lines = ["", "## Gradient-masking checks", "", verdict, ""]
+    lines = ["", "## Gradient-masking checks", "", masking_verdict(masking), ""]
     for check in masking["checks"]:
         state = {True: "passed", False: "**FAILED**", None: "not run"}[check["passed"]]
         lines.append(f"- {state}: `{check['check']}` ({check['rule']}): {check['detail']}")
@@ -109,7 +122,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"Note: {report['checkpoint']['note']}.", ""]
     lines += _table(list(COLUMNS), table_rows(report["results"]))
     lines += _worst_case_lines(report.get("worst_case") or [])
-    lines += _masking_lines(report.get("masking"))
+    lines += masking_lines(report.get("masking"))
     notes = [f"- `{r['name']}` skipped: {r['skipped']}" for r in report["results"] if r["skipped"]]
     for r in report["results"]:
         if r["kind"] == "tm1" and r.get("objective_before") is not None:
