@@ -129,8 +129,12 @@ def announce_estimate(prepared: tuple[LoadedClassifier, CIFARDataModule], attack
         return
     batch = next(iter(loader))
     inputs, labels = split_batch(batch, device)
-    per_pass = seconds_per_pass(loaded.model.to(device), inputs, labels)
-    line = estimate_line(attacks, -(-images // devices), per_pass, str(device))
+    model = loaded.model.to(device)
+    per_pass = seconds_per_pass(model, inputs, labels)
+    with torch.no_grad():
+        clean_accuracy = float((model(inputs).argmax(dim=1) == labels).float().mean())
+    line = estimate_line(attacks, -(-images // devices), per_pass, str(device), clean_accuracy,
+                         datamodule.test_per_class)
     if line is not None:
         print(f"cl-robust: evaluate: {line}", file=sys.stderr, flush=True)
 
