@@ -33,7 +33,7 @@ from cl_robust.analysis.feature_pass import FEATURE_PRECISIONS, feature_pass
 from cl_robust.analysis.layer_selection import display_name, resolve_layers
 from cl_robust.analysis.layers import LayerRecorder
 from cl_robust.analysis.plots import cka_heatmaps, layer_curves, redundancy_title
-from cl_robust.analysis.probes import layer_probes
+from cl_robust.analysis.probes import layer_probes, probe_curves
 from cl_robust.analysis.redundancy import redundancy_scores
 from cl_robust.attacks import AttackConfig, cross_entropy_attack, parse_eps
 from cl_robust.attacks.state import seeded
@@ -382,8 +382,7 @@ def _figures(report: dict[str, Any], folder: Path) -> list[Path]:
                                      _nan_matrix(report["compare"]["cka"])}, other_labels,
                                     title="Layer x layer CKA (compare model)", path=folder / "cka_layers_compare.png"))
     if "probes" in report:
-        records = report["probes"]["layers"]
-        series = {key: [r[key] for r in records] for key in ("clean", "adversarial") if key in records[0]}
+        series = probe_curves(report["probes"], report["settings"]["attack"]["steps"])
         figures.append(layer_curves(series, labels, "probe accuracy", "Per-layer linear probes",
                                     folder / "probes.png"))
     return figures
