@@ -14,6 +14,7 @@ and every checkpoint can be attacked end to end (threat model II).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any, ClassVar
@@ -194,10 +195,18 @@ class RobustMethod(L.LightningModule):
         optimizer = build_optimizer(self.trainable_parameters(), hp.optimizer, hp.lr, hp.weight_decay, hp.momentum)
         if hp.scheduler == "none":
             return optimizer
-        steps = self.trainer.estimated_stepping_batches
-        max_epochs = max(1, self.trainer.max_epochs or 1)
-        scheduler = build_scheduler(optimizer, hp.scheduler, hp.warmup_epochs, max_epochs, max(1, steps // max_epochs),
-                                    hp.get("lr_milestones"))
+        # The schedule spans the optimiser steps the run takes: max_steps when it ends the run before
+        # max_epochs (a schedule stretched over epochs that never run would barely decay), and its
+        # epochs (warm-up, milestones) are epochs of the real number of steps.
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        if not math.isfinite(self.trainer.num_training_batches):  # max_steps alone: Lightning skipped the count
+            self.trainer.fit_loop.setup_data()  # what estimated_stepping_batches calls otherwise
+        batches = self.trainer.num_training_batches
+        per_epoch = (max(1, math.ceil(batches / self.trainer.accumulate_grad_batches)) if math.isfinite(batches)
+                     else steps)
+        max_epochs = max(1, math.ceil(steps / per_epoch))
+        scheduler = build_scheduler(optimizer, hp.scheduler, hp.warmup_epochs, max_epochs, per_epoch,
+                                    hp.get("lr_milestones"), total_steps=steps)
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     # ----------------------------------------------------------- checkpoints

@@ -62,15 +62,17 @@ def build_optimizer(params: Iterable[nn.Parameter], name: str, lr: float, weight
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, name: str, warmup_epochs: float, max_epochs: int,
-                    steps_per_epoch: int, milestones: list[float] | None = None) -> dict | None:
+                    steps_per_epoch: int, milestones: list[float] | None = None,
+                    total_steps: int | None = None) -> dict | None:
     """A per-step schedule after ``warmup_epochs`` of linear warm-up (``cosine`` or ``piecewise``), or None.
 
     ``milestones``: epochs at which ``piecewise`` divides the rate by 10 (default: half and three
-    quarters of ``max_epochs``).
+    quarters of the schedule). ``total_steps``: the schedule's length in steps (default
+    ``max_epochs * steps_per_epoch``; shorter when ``max_steps`` ends the run first).
     """
     if name == "none":
         return None
-    total = max(1, int(max_epochs * steps_per_epoch))
+    total = max(1, int(total_steps if total_steps is not None else max_epochs * steps_per_epoch))
     warmup = int(warmup_epochs * steps_per_epoch)
     if name == "piecewise":
         steps = ([int(epoch * steps_per_epoch) for epoch in milestones] if milestones
