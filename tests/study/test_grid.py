@@ -183,3 +183,14 @@ def test_an_empty_grid_is_refused_when_run(tmp_path: Path, capsys: pytest.Captur
     assert capsys.readouterr().err.strip().splitlines() == [
         "cl-robust: error: schemes is empty; give at least one of sl, cl, scl, cl+scl, cl+sl, scl+sl"]
     assert not output.exists()
+
+
+def test_a_grid_asking_resize_passes_it_to_every_run(tmp_path: Path) -> None:
+    """Images resized for training are resized alike for evaluate and analyze (which refuse them otherwise)."""
+    spec = load_spec(write_grid(tmp_path, schemes=["sl"], scenarios=["st"], data={**smoke_grid()["data"],
+                                                                                 "resize": True}))
+    assert compose(spec, spec.run("pretrain-cifar10-sl-st"), tmp_path / "run", None)["data"]["init_args"]["resize"]
+    for phase in ("evaluate", "analyze"):
+        assert "--data.resize" in tool_argv(spec, spec.run(f"{phase}-cifar10-sl-st"), Path("x.ckpt"), tmp_path)
+    plain = load_spec(write_grid(tmp_path, schemes=["sl"], scenarios=["st"]))
+    assert "--data.resize" not in tool_argv(plain, plain.run("evaluate-cifar10-sl-st"), Path("x.ckpt"), tmp_path)
