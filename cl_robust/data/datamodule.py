@@ -190,9 +190,7 @@ class CIFARDataModule(lightning.LightningDataModule):
         if not isinstance(resize, bool):
             raise ConfigError(f"resize must be true or false (resize images of another size, recorded); "
                               f"got {shown(resize)}")
-        #: Whether images of another size than the data's may be resized (bilinear); what was resized is
-        #: announced and recorded (:attr:`resized`, :meth:`record`).
-        self.resize = resize
+        self.resize = resize  # images of another size may be resized; announced and recorded (record())
         self.resized: dict[str, dict[str, int]] = {}
         if order_seed is not None and (isinstance(order_seed, bool) or not isinstance(order_seed, int)
                                        or order_seed < 0):
@@ -327,13 +325,6 @@ class CIFARDataModule(lightning.LightningDataModule):
         if first and self.train_set is not None:
             self._apply_labeled_fraction()
 
-    def check_labeled_count(self, fraction: float) -> None:
-        """Refuse, before any image is read, a labelled ``fraction`` that rounds far from itself on the
-        ``per_class`` subset (:func:`count_labeled`); :meth:`setup` checks the loaded subset in any case."""
-        if self.per_class is not None:
-            sizes = torch.full((self.num_classes,), self.per_class - self.val_per_class)
-            count_labeled(torch.arange(self.num_classes).repeat_interleave(sizes), fraction)
-
     def _apply_labeled_fraction(self) -> None:
         assert self.train_set is not None and self.labeled_fraction is not None
         labels = self.train_set.labels
@@ -435,11 +426,8 @@ class CIFARDataModule(lightning.LightningDataModule):
 
 
 class ImageFolderDataModule(CIFARDataModule):
-    """Any ``root/{train,test}/<class>/*`` image tree of ``image_size`` square images, same batches as CIFAR.
-
-    Images of another size are refused unless ``resize`` is true; then they are resized (bilinear),
-    announced in one line and recorded (:meth:`record`).
-    """
+    """Any ``root/{train,test}/<class>/*`` image tree of ``image_size`` square images (others refused unless
+    ``resize``: then resized, announced and recorded), same batches as CIFAR."""
 
     def __init__(
         self,

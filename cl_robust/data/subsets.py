@@ -131,6 +131,12 @@ def count_labeled(labels: Tensor, fraction: float) -> LabeledCount:
         f"(per_class) for {fraction:g}")
 
 
+def check_labeled_subset(num_classes: int, images_per_class: int, fraction: float) -> None:
+    """:func:`count_labeled` on a training set of ``images_per_class`` images in each of ``num_classes`` classes
+    (a grid's ``per_class``), before any image is read."""
+    count_labeled(torch.arange(num_classes).repeat_interleave(images_per_class), fraction)
+
+
 def _nearest_fractions(sizes: Tensor, fraction: float) -> list[float]:
     """The (at most two) labelled fractions nearest to ``fraction`` that ``sizes`` allow, in increasing order.
 
