@@ -51,6 +51,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from cl_robust.callbacks.base import AdversarialTraining
 from cl_robust.callbacks.nan_guard import NonFiniteLossError, NonFiniteLossGuard
+from cl_robust.callbacks.progress import default_progress_bar
 from cl_robust.commands.checkpoint import check_checkpoint_matches
 from cl_robust.commands.locations import check_writable_folder
 from cl_robust.commands.quiet import quiet_known_messages
@@ -412,9 +413,10 @@ class RobustCLI(LightningCLI):
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         """Drop optional callback keys left unset: LightningCLI would pass None as a callback
-        (Lightning-AI/pytorch-lightning#21527). Add ``RequeueAtStepEnd`` (inert outside SLURM)."""
+        (Lightning-AI/pytorch-lightning#21527). Add ``RequeueAtStepEnd`` (inert outside SLURM) and, unless the
+        config chose one, a progress bar whose epoch counter reads the run's real limit (``default_progress_bar``)."""
         callbacks = [callback for callback in callbacks if callback is not None]
-        return super()._instantiate_trainer(config, [*callbacks, RequeueAtStepEnd()])
+        return super()._instantiate_trainer(config, [*callbacks, RequeueAtStepEnd(), *default_progress_bar(config)])
 
 
 def _import_class(class_path: Any) -> type | None:

@@ -10,6 +10,19 @@ import torch  # noqa: E402
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The third-party warnings ``cl-robust`` silences as harmless (each with why, in cl_robust/commands/quiet.py)
+    stay out of the test report too: the tests drive Lightning directly, without the command's filters."""
+    import re
+
+    from cl_robust.commands.quiet import HARMLESS_PATTERNS, HARMLESS_WARNINGS
+
+    for message, _ in HARMLESS_WARNINGS:
+        config.addinivalue_line("filterwarnings", f"ignore:{re.escape(message)}")
+    for pattern, _, _ in HARMLESS_PATTERNS:
+        config.addinivalue_line("filterwarnings", f"ignore:{pattern}")
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from cl_robust.errors import ConfigError
+from cl_robust.errors import ConfigError, shown
 
 MIN_BATCH_SIZE = 4
 """HSIC_1 divides by n (n - 3): batches need at least four examples."""
@@ -144,7 +144,7 @@ class MinibatchCKA(Metric):
         super().__init__(**kwargs)
         for name, value in (("num_layers_x", num_layers_x), ("num_layers_y", num_layers_y)):
             if value is not None and (not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{name} must be a positive integer; got {value!r}")
+                raise ConfigError(f"{name} must be a positive integer; got {shown(value)}")
         self.num_layers_x = num_layers_x
         self.num_layers_y = num_layers_x if num_layers_y is None else num_layers_y
         f64 = torch.float64

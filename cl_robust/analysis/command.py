@@ -37,7 +37,7 @@ from cl_robust.analysis.headline import describe_model, headline
 from cl_robust.analysis.layer_selection import display_name, recorder_for, resolve_layers
 from cl_robust.analysis.layers import LayerRecorder
 from cl_robust.analysis.plots import cka_heatmaps, layer_curves, redundancy_title
-from cl_robust.analysis.probes import layer_probes
+from cl_robust.analysis.probes import layer_probes, probe_curves
 from cl_robust.analysis.redundancy import redundancy_scores
 from cl_robust.analysis.reference_layers import REFERENCE, ReferenceRecorder, reference_layers
 from cl_robust.analysis.reference_statistic import ReferenceStatistic
@@ -316,6 +316,7 @@ def _analyze(device: torch.device, args: argparse.Namespace, folder: Path, prepa
     bar.close()
     # Every rank computes the reports: the metrics' sums and per-batch terms are reduced across ranks there.
     report = _report(args, main_model, other_model, layers, other_layers, metrics, attack_labels, device)
+    report["data"] = datamodule.record()  # class names, image size, images resized (--data.resize)
     if baselines:
         report["untrained"] = _untrained_report(args, metrics, baseline_seed, report["clean"]["redundancy"],
                                                 min(args.baseline_bn_images, len(datamodule.train_set)))
@@ -410,8 +411,7 @@ def _figures(report: dict[str, Any], folder: Path) -> list[Path]:
                                      _nan_matrix(report["compare"]["cka"])}, other_labels,
                                     title="Layer x layer CKA (compare model)", path=folder / "cka_layers_compare.png"))
     if "probes" in report:
-        records = report["probes"]["layers"]
-        series = {key: [r[key] for r in records] for key in ("clean", "adversarial") if key in records[0]}
+        series = probe_curves(report["probes"], report["settings"]["attack"]["steps"])
         figures.append(layer_curves(series, labels, "probe accuracy", "Per-layer linear probes",
                                     folder / "probes.png"))
     return figures

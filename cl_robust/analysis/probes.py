@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -124,3 +125,18 @@ def layer_probes(model: nn.Module, layer_names: Sequence[str], train_images: Ten
                                                      selection)
     accuracies = probe_accuracies(train, train_labels, tests, test_labels, num_classes)
     return [{"layer": name, **record} for name, record in zip(layer_names, accuracies, strict=True)]
+
+
+def probe_curves(probes: dict[str, Any], attack_steps: int | None = None) -> dict[str, list[float]]:
+    """Per-layer probe accuracies of ``analysis.json``'s ``probes`` entry, keyed by their legend.
+
+    The adversarial curve names its attack (``adversarial (PGD-10, eps=8/255)``): accuracy under an
+    attack means nothing without its strength.
+    """
+    records = probes["layers"]
+    curves = {"clean": [record["clean"] for record in records]}
+    if records and "adversarial" in records[0]:
+        steps = f"PGD-{attack_steps}, " if attack_steps else "PGD, "
+        curves[f"adversarial ({steps}{probes.get('adversarial') or 'eps not recorded'})"] = [
+            record["adversarial"] for record in records]
+    return curves

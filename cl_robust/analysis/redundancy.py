@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor
 
-from cl_robust.errors import ConfigError
+from cl_robust.errors import ConfigError, shown
 
 
 def _largest_block(similar: Tensor) -> tuple[int, int]:
@@ -46,7 +46,7 @@ def redundancy_scores(cka: Tensor, threshold: float = 0.9) -> dict[str, float]:
     if not torch.isfinite(cka).all():
         raise ConfigError("cka contains NaN or inf (a layer with constant output?); cannot score redundancy")
     if not math.isfinite(threshold):
-        raise ConfigError(f"threshold must be a finite number; got {threshold!r}")
+        raise ConfigError(f"threshold must be a finite number; got {shown(threshold)}")
     values = cka.detach().to(torch.float64).cpu()
     n = values.shape[0]
     off_diagonal = values[~torch.eye(n, dtype=torch.bool)]

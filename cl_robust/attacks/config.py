@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cl_robust.errors import ConfigError, check_choice
+from cl_robust.errors import ConfigError, check_choice, shown
 
 METHODS = ("pgd", "fgsm")
 NORMS = ("linf", "l2")
@@ -25,7 +25,7 @@ FGSM_RANDOM_START_STEP = 1.25
 def parse_eps(value: float | int | str, name: str = "eps") -> float:
     """Read a perturbation size given as a number or a fraction such as ``"8/255"``."""
     if isinstance(value, bool):
-        raise ConfigError(f"{name} must be a number or a fraction such as 8/255; got {value!r}")
+        raise ConfigError(f"{name} must be a number or a fraction such as 8/255; got {shown(value)}")
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
@@ -37,7 +37,7 @@ def parse_eps(value: float | int | str, name: str = "eps") -> float:
             return float(text)
         except (ValueError, ZeroDivisionError):
             pass
-    raise ConfigError(f"{name} must be a number or a fraction such as 8/255; got {value!r}")
+    raise ConfigError(f"{name} must be a number or a fraction such as 8/255; got {shown(value)}")
 
 
 @dataclass

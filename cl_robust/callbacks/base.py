@@ -25,7 +25,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 
 from cl_robust.attacks import AttackConfig
-from cl_robust.errors import ConfigError
+from cl_robust.errors import ConfigError, shown
 from cl_robust.losses.masked import known
 from cl_robust.methods.base import Batch, RobustMethod, Views
 from cl_robust.models.dual_bn import ADVERSARIAL, bn_branch
@@ -37,7 +37,7 @@ ADV_TERM = "adv_loss"
 def check_weight(name: str, value: float) -> float:
     """A loss weight: a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{name} must be a number >= 0; got {value!r}")
+        raise ConfigError(f"{name} must be a number >= 0; got {shown(value)}")
     return float(value)
 
 

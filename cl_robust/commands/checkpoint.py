@@ -9,6 +9,7 @@ from typing import Any
 
 from torch import nn
 
+from cl_robust.data.record import check_same_data
 from cl_robust.errors import ConfigError
 from cl_robust.methods import SCHEMES, FineTune, RobustMethod
 from cl_robust.methods.checkpoints import CHECKPOINT_KEY, RUN_RECORD_KEY, read_checkpoint
@@ -122,3 +123,17 @@ def check_fits(loaded: LoadedClassifier, dataset: str, num_classes: int, option:
     if loaded.dataset and loaded.dataset != dataset:
         raise ConfigError(f"{option}: {loaded.path!r} was trained on {loaded.dataset}, not {dataset}; pass "
                           f"--data.dataset {loaded.dataset}")
+
+
+def check_checkpoint_data(path: str, data: dict[str, Any], option: str = "checkpoint") -> None:
+    """ConfigError when ``data`` (a data module's record) has other class names or another image size than the
+    data the checkpoint at ``path`` recorded, for the same data set (another data set is :func:`check_fits`'s)."""
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception:  # unreadable: load_classifier says so
+        return
+    recorded = ((checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None) or {}).get("data")
+    if recorded and recorded.get("dataset") == data.get("dataset"):
+        check_same_data(recorded, data, f"{option}: {path!r}")

@@ -21,6 +21,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import Tensor
 
+from cl_robust import notices
 from cl_robust.errors import ConfigError
 
 
@@ -98,6 +99,7 @@ def _usable_cpus() -> int:
 
 def _rank_main(rank: int, worker: Callable[..., None], world: int, device_type: str, port: int,
                args: tuple[Any, ...]) -> None:
+    notices.silenced = True  # the launching process announced what the data module changed
     backend = "nccl" if device_type == "cuda" else "gloo"
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 import torch
 
+from cl_robust.commands.checkpoint import check_checkpoint_data
 from cl_robust.data.cifar import DATASETS
 from cl_robust.data.datamodule import CIFARDataModule, ImageFolderDataModule
 from cl_robust.errors import ConfigError
@@ -70,6 +71,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_batch_size: in
                              "are random samples whatever order the data is stored in; 'none' keeps the "
                              "storage order (class by class) (default: 0)")
     parser.add_argument("--data.download", dest="download", action="store_true", help="download CIFAR if missing")
+    parser.add_argument("--data.resize", dest="resize", action="store_true",
+                        help="resize image-folder images of another size to --data.image_size (bilinear; announced and "
+                             "recorded in the outputs); without it such images are refused")
     parser.add_argument("--batch_size", type=int, default=default_batch_size)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="cpu, cuda or cuda:N (default: cuda when available)")
@@ -96,12 +100,16 @@ def _positive_int(text: str) -> int:
 
 
 def build_datamodule(args: argparse.Namespace, per_class: int | None = None) -> CIFARDataModule:
-    """The data module of the options, set up (test split in memory, in a fixed order)."""
+    """The data module of the options, set up (test split in memory, in a fixed order).
+
+    The data must have the class names and image size that ``--checkpoint`` (and ``--compare``) recorded
+    when trained on the same data set (ConfigError otherwise; another data set is refused by ``check_fits``).
+    """
     if args.batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {args.batch_size}")
     common = {"batch_size": 1, "eval_batch_size": args.batch_size, "per_class": per_class,
               "test_per_class": args.test_per_class, "seed": args.seed, "order_seed": args.order_seed,
-              "mean": args.mean, "std": args.std}
+              "resize": getattr(args, "resize", False), "mean": args.mean, "std": args.std}
     if args.dataset == IMAGE_FOLDER:
         if args.root is None:
             raise ConfigError(f"--data.dataset {IMAGE_FOLDER} needs --data.root: the folder holding train/ and test/")
@@ -111,6 +119,10 @@ def build_datamodule(args: argparse.Namespace, per_class: int | None = None) -> 
     if args.download:
         datamodule.prepare_data()
     datamodule.setup("test")
+    for option in ("checkpoint", "compare"):
+        path = getattr(args, option, None)
+        if path:
+            check_checkpoint_data(path, datamodule.record(), option)
     return datamodule
 
 

@@ -21,7 +21,7 @@ from cl_robust.data.colour import (
     grayscale,
     select_per_sample,
 )
-from cl_robust.errors import ConfigError
+from cl_robust.errors import ConfigError, shown
 
 JITTER_OPS: tuple[str, ...] = ("brightness", "contrast", "saturation", "hue")
 #: Values per intermediate tensor when ``ContrastiveViews`` works through a batch on a CPU in
@@ -49,12 +49,12 @@ def _bernoulli(p: float, size: tuple[int, ...], generator: torch.Generator | Non
 
 def _check_probability(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{name} must be a probability in [0, 1], got {value!r}")
+        raise ConfigError(f"{name} must be a probability in [0, 1], got {shown(value)}")
 
 
 def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
     if len(value) != 2 or not low <= value[0] <= value[1] <= high:
-        raise ConfigError(f"{name} must be (min, max) with {low} <= min <= max <= {high}, got {value!r}")
+        raise ConfigError(f"{name} must be (min, max) with {low} <= min <= max <= {high}, got {shown(value)}")
 
 
 class ContrastiveViews(nn.Module):
@@ -90,17 +90,17 @@ class ContrastiveViews(nn.Module):
         _check_size(size)
         _check_range("scale", tuple(scale), 0.0, 1.0)
         if scale[1] <= 0:
-            raise ConfigError(f"scale must have max > 0, got {scale!r}")
+            raise ConfigError(f"scale must have max > 0, got {shown(scale)}")
         _check_range("ratio", tuple(ratio), 1e-6, math.inf)
         for name, value in (("flip_p", flip_p), ("jitter_p", jitter_p), ("grayscale_p", grayscale_p)):
             _check_probability(name, value)
         for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
             if value < 0:
-                raise ConfigError(f"{name} must be >= 0, got {value!r}")
+                raise ConfigError(f"{name} must be >= 0, got {shown(value)}")
         if not 0.0 <= hue <= 0.5:
-            raise ConfigError(f"hue must be in [0, 0.5], got {hue!r}")
+            raise ConfigError(f"hue must be in [0, 0.5], got {shown(hue)}")
         if num_views < 1:
-            raise ConfigError(f"num_views must be >= 1, got {num_views!r}")
+            raise ConfigError(f"num_views must be >= 1, got {shown(num_views)}")
         self.size = size
         self.scale = (float(scale[0]), float(scale[1]))
         self.ratio = (float(ratio[0]), float(ratio[1]))
@@ -262,7 +262,7 @@ class SupervisedAugment(nn.Module):
         super().__init__()
         _check_size(size)
         if padding is not None and padding < 0:
-            raise ConfigError(f"padding must be >= 0 or null (an eighth of the image size), got {padding!r}")
+            raise ConfigError(f"padding must be >= 0 or null (an eighth of the image size), got {shown(padding)}")
         _check_probability("flip_p", flip_p)
         self.size = size
         self.padding = padding
@@ -312,7 +312,7 @@ def default_padding(image_size: int) -> int:
 
 def _check_size(size: int | None) -> None:
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ConfigError(f"size must be an integer >= 1 or null (the input's size), got {size!r}")
+        raise ConfigError(f"size must be an integer >= 1 or null (the input's size), got {shown(size)}")
 
 
 class NoAugment(nn.Module):
@@ -333,7 +333,7 @@ AUGMENTS: dict[str, type[nn.Module]] = {
 def make_augment(name: str, **options: Any) -> nn.Module:
     """Build the augmentation called ``name`` ("contrastive", "supervised" or "none")."""
     if name not in AUGMENTS:
-        raise ConfigError(f"augment must be one of {', '.join(map(repr, AUGMENTS))}; got {name!r}")
+        raise ConfigError(f"augment must be one of {', '.join(map(repr, AUGMENTS))}; got {shown(name)}")
     try:
         return AUGMENTS[name](**options)
     except TypeError as error:

@@ -19,13 +19,13 @@ import hashlib
 import os
 import pickle
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cl_robust.errors import ConfigError, check_choice
+from cl_robust.data.image_files import class_files, decode_images
+from cl_robust.errors import ConfigError, check_choice, shown
 
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -57,9 +57,26 @@ TORCHVISION_FILES = {
 }
 TORCHVISION_LABEL_KEY = {"cifar10": "labels", "cifar100": "fine_labels"}
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".gif", ".tif", ".tiff")
+#: Side of CIFAR's images, in pixels.
+CIFAR_IMAGE_SIZE = 32
 
-Split = tuple[torch.Tensor, torch.Tensor, list[str]]
+
+class Split(tuple):
+    """One loaded split, ``(images uint8 [N,3,S,S], labels int64 [N], classes)`` (it unpacks as those three).
+
+    ``resized`` counts the images that were resized to S x S because the caller allowed it, by their
+    original size (``{"64x64": 500}``); empty when every image already had the size.
+    """
+
+    resized: dict[str, int]
+
+    def __new__(cls, images: torch.Tensor, labels: torch.Tensor, classes: Sequence[str],
+                resized: dict[str, int] | None = None) -> Split:
+        split = super().__new__(cls, (images, labels, list(classes)))
+        split.resized = dict(resized or {})
+        return split
+
+
 _MEMORY_CACHE: dict[str, Split] = {}
 
 
@@ -77,11 +94,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CL_ROBUST_CACHE") or Path.home() / ".cache" / "cl_robust")
 
 
-def load_split(dataset: str, root: str | os.PathLike, split: str, download: bool = False) -> Split:
+def load_split(dataset: str, root: str | os.PathLike, split: str, download: bool = False,
+               resize: bool = False) -> Split:
     """Load one split of CIFAR-10/100 as ``(images uint8 [N,3,32,32], labels int64 [N], classes)``.
 
     Reads torchvision's layout or an image-folder tree under ``root`` (see the module docstring);
-    with ``download=True`` torchvision fetches the archive when neither is present.
+    with ``download=True`` torchvision fetches the archive when neither is present. An image folder's
+    class folders must carry the data set's class names (labels follow them), and its images must be
+    32x32 unless ``resize`` is true (then they are resized, counted in ``Split.resized``).
     """
     check_choice("dataset", dataset, DATASETS)
     check_choice("split", split, SPLITS)
@@ -91,7 +111,7 @@ def load_split(dataset: str, root: str | os.PathLike, split: str, download: bool
     if not torchvision_dir.is_dir():
         image_folder = _find_image_folder(root_path, dataset, split)
         if image_folder is not None:
-            return _load_cifar_image_folder(image_folder, dataset)
+            return _load_cifar_image_folder(image_folder, dataset, resize)
         if not download:
             raise DataNotFoundError(_missing_message(dataset, root_path))
     if download and not all((torchvision_dir / name).is_file() for name in TORCHVISION_FILES[dataset, split]):
@@ -99,22 +119,25 @@ def load_split(dataset: str, root: str | os.PathLike, split: str, download: bool
     return _load_torchvision(torchvision_dir, dataset, split)
 
 
-def load_image_folder(root: str | os.PathLike, split: str, image_size: int = 32) -> Split:
+def load_image_folder(root: str | os.PathLike, split: str, image_size: int = 32, resize: bool = False) -> Split:
     """Load ``root/<split>/<class>/*`` as ``(images uint8 [N,3,S,S], labels int64 [N], classes)``.
 
-    Classes are the sorted sub-folder names; images not ``image_size`` square are resized
-    (bilinear) so that all stack into one tensor.
+    Classes are the sorted sub-folder names. Images must be ``image_size`` square; with ``resize``
+    the others are resized (bilinear) so that all stack into one tensor, and counted in
+    ``Split.resized``.
     """
     check_choice("split", split, SPLITS)
     if image_size < 1:
-        raise ConfigError(f"image_size must be >= 1, got {image_size!r}")
+        raise ConfigError(f"image_size must be >= 1, got {shown(image_size)}")
     split_dir = _check_root(root) / split
     if not split_dir.is_dir():
         raise DataNotFoundError(
             f"No '{split}' folder in image-folder root '{split_dir.parent}': expected "
             f"'{split_dir.parent}/{{train,test}}/<class>/*.png'"
         )
-    return _decode_folder_cached(split_dir, image_folder_classes(split_dir), image_size)
+    fix = (f"set image_size to the images' size, or resize: true to resize them to {image_size}x{image_size} "
+           "(bilinear; recorded in the checkpoint)")
+    return _decode_folder_cached(split_dir, image_folder_classes(split_dir), image_size, resize, fix)
 
 
 def image_folder_classes(split_dir: str | os.PathLike) -> list[str]:
@@ -198,8 +221,12 @@ def _unpickle(file: Path) -> dict:
         raise ConfigError(f"CIFAR batch file '{file}' cannot be read: {error}") from error
 
 
-def _load_cifar_image_folder(split_dir: Path, dataset: str) -> Split:
-    """Image-folder CIFAR: labels follow CIFAR's class order when the folder names are CIFAR's."""
+def _load_cifar_image_folder(split_dir: Path, dataset: str, resize: bool) -> Split:
+    """Image-folder CIFAR: its class folders must be named as the data set's classes, whose order gives the labels.
+
+    A renamed folder (``plane`` for ``airplane``) would shift the label of every class sorted after
+    it, so the names are checked, not just their count.
+    """
     folder_classes = image_folder_classes(split_dir)
     canonical = list(CIFAR_CLASSES[dataset])
     if len(folder_classes) != len(canonical):
@@ -207,51 +234,35 @@ def _load_cifar_image_folder(split_dir: Path, dataset: str) -> Split:
             f"Image folder '{split_dir}' has {len(folder_classes)} classes but dataset={dataset!r} "
             f"has {len(canonical)}; point root at a {dataset} tree or choose the matching dataset"
         )
-    classes = canonical if set(folder_classes) == set(canonical) else folder_classes
-    return _decode_folder_cached(split_dir, classes, 32)
-
-
-def _decode_folder_cached(split_dir: Path, classes: Sequence[str], image_size: int) -> Split:
-    files, labels = [], []
-    for label, name in enumerate(classes):
-        class_files = sorted(
-            p for p in (split_dir / name).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    unknown = [name for name in folder_classes if name not in canonical]
+    if unknown:
+        missing = [name for name in canonical if name not in folder_classes]
+        raise ConfigError(
+            f"Image folder '{split_dir}': class folder(s) {', '.join(map(repr, unknown))} are not {dataset} class "
+            f"names (missing: {', '.join(map(repr, missing))}); labels follow {dataset}'s class names, so rename "
+            f"the folders to them, or read the tree with data.class_path cl_robust.data.ImageFolderDataModule"
         )
-        files.extend(class_files)
-        labels.extend([label] * len(class_files))
+    size = f"{CIFAR_IMAGE_SIZE}x{CIFAR_IMAGE_SIZE}"
+    fix = (f"{dataset}'s images are {size}; give {size} images, or pass resize: true (evaluate / analyze: "
+           f"--data.resize) to resize them to {size} (bilinear; recorded in the outputs)")
+    return _decode_folder_cached(split_dir, canonical, CIFAR_IMAGE_SIZE, resize, fix)
+
+
+def _decode_folder_cached(split_dir: Path, classes: Sequence[str], image_size: int, resize: bool, fix: str) -> Split:
+    files, labels = class_files(split_dir, classes)
     if not files:
         raise DataNotFoundError(f"Image folder '{split_dir}' has no images (<class>/*.png)")
-    empty = [name for label, name in enumerate(classes) if label not in set(labels)]
-    if empty:
-        raise ConfigError(f"Image folder '{split_dir}': class folder(s) {', '.join(map(repr, empty))} hold no images "
-                          f"({', '.join(IMAGE_SUFFIXES)}); every class needs images, or training would silently "
-                          f"use {len(classes) - len(empty)} of {len(classes)} classes")
 
     def decode() -> Split:
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            arrays = list(pool.map(lambda f: _decode_image(f, image_size), files))
-        images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-        return images, torch.tensor(labels, dtype=torch.int64), list(classes)
+        images, resized = decode_images(files, image_size, resize, f"Image folder '{split_dir}'", fix)
+        return Split(images, torch.tensor(labels, dtype=torch.int64), classes, resized)
 
-    return _cached(files, decode, extra=f"{image_size}|{'|'.join(classes)}")
-
-
-def _decode_image(file: Path, image_size: int) -> np.ndarray:
-    from PIL import Image
-
-    try:
-        with Image.open(file) as image:
-            image = image.convert("RGB")
-            if image.size != (image_size, image_size):
-                image = image.resize((image_size, image_size), Image.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
-    except Exception as error:
-        raise ConfigError(f"Image file '{file}' cannot be decoded: {error}") from error
+    return _cached(files, decode, extra=f"{image_size}|resize={resize}|{'|'.join(classes)}")
 
 
 def _sorted_by_label(images: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> Split:
     order = torch.argsort(labels, stable=True)
-    return images[order].contiguous(), labels[order].contiguous(), classes
+    return Split(images[order].contiguous(), labels[order].contiguous(), classes)
 
 
 def _cached(files: Sequence[Path], decode: Callable[[], Split], extra: str = "") -> Split:
@@ -277,8 +288,8 @@ def _read_cache(cache_file: Path) -> Split | None:
     if not cache_file.is_file():
         return None
     try:
-        images, labels, classes = torch.load(cache_file, weights_only=True)
-        return images, labels, list(classes)
+        images, labels, classes, *resized = torch.load(cache_file, weights_only=True)
+        return Split(images, labels, classes, resized[0] if resized else None)
     except Exception:  # a stale or half-written cache is decoded again
         return None
 
@@ -287,7 +298,7 @@ def _write_cache(cache_file: Path, split: Split) -> None:
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(split, partial)
+        torch.save((*split, split.resized), partial)
         os.replace(partial, cache_file)
     except OSError:  # read-only home or cache folder: keep the in-process cache only
         pass

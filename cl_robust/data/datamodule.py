@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from cl_robust.data.cifar import (
     CIFAR_CLASSES,
+    CIFAR_IMAGE_SIZE,
     DATASETS,
     DataNotFoundError,
     Split,
@@ -34,12 +35,21 @@ from cl_robust.data.cifar import (
 from cl_robust.data.device_data import DeviceSplits, IndexBatch, IndexBatchDataset, check_on_device
 from cl_robust.data.normalization import Normalization, check_statistics, dataset_normalization
 from cl_robust.data.order import content_order
-from cl_robust.errors import ConfigError, check_choice
+from cl_robust.data.record import data_record, resize_line
+from cl_robust.data.subsets import (  # noqa: F401 (rank_within_class, labeled_mask: imported from here by users)
+    LabeledCount,
+    check_labeled_fraction,
+    count_labeled,
+    first_per_class,
+    hold_out_last_per_class,
+    labeled_mask,
+    rank_within_class,
+)
+from cl_robust.errors import ConfigError, check_choice, shown
 from cl_robust.losses.masked import UNKNOWN
+from cl_robust.notices import announce
 
 Batch = tuple[Tensor, Tensor]
-#: Side of CIFAR's square images.
-CIFAR_IMAGE_SIZE = 32
 
 
 class TensorBatchDataset(Dataset):
@@ -115,59 +125,6 @@ def passthrough_collate(batch: Batch) -> Batch:
     return batch
 
 
-def rank_within_class(labels: Tensor) -> Tensor:
-    """Position of each sample among the samples of its class, in data order (0, 1, ...)."""
-    order = torch.argsort(labels, stable=True)
-    counts = torch.bincount(labels)
-    starts = torch.cumsum(counts, 0) - counts
-    ranks = torch.empty_like(labels)
-    ranks[order] = torch.arange(len(labels)) - starts[labels[order]]
-    return ranks
-
-
-def check_labeled_fraction(fraction: float) -> float:
-    """A labelled fraction: a number in (0, 1]; ConfigError otherwise."""
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-        raise ConfigError(f"labeled_fraction must be a number in (0, 1] (the share of training images whose label "
-                          f"the scheme may use; 1: every label); got {fraction!r}")
-    return float(fraction)
-
-
-def labeled_mask(labels: Tensor, fraction: float, seed: int) -> Tensor:
-    """Class-balanced labelled subset: ``round(fraction * n_c)`` (at least 1) random images of each class c.
-
-    The draw is fixed by ``seed`` (its own generator: the shuffle is not disturbed) and by the
-    split's order, which ``order_seed`` makes independent of how the images are stored.
-    """
-    fraction = check_labeled_fraction(fraction)
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    ranks = torch.empty_like(labels)
-    ranks[order] = rank_within_class(labels[order])
-    counts = torch.bincount(labels).double()
-    wanted = torch.floor(counts * fraction + 0.5).clamp_min(1).long()
-    return ranks < wanted[labels]
-
-
-def first_per_class(labels: Tensor, per_class: int, split_name: str, option: str) -> Tensor:
-    """Indices of the first ``per_class`` samples of every class; ConfigError if a class has fewer."""
-    counts = torch.bincount(labels)
-    present = counts[counts > 0]
-    if len(present) and int(present.min()) < per_class:
-        raise ConfigError(
-            f"{option}={per_class} but the {split_name} split has only {int(present.min())} images "
-            f"in its smallest class; use {option} <= {int(present.min())}"
-        )
-    return torch.nonzero(rank_within_class(labels) < per_class).flatten()
-
-
-def hold_out_last_per_class(labels: Tensor, count: int) -> tuple[Tensor, Tensor]:
-    """Split indices into (kept, held out): the last ``count`` samples of every class are held out."""
-    ranks = rank_within_class(labels)
-    class_sizes = torch.bincount(labels)[labels]
-    held_out = ranks >= class_sizes - count
-    return torch.nonzero(~held_out).flatten(), torch.nonzero(held_out).flatten()
-
-
 class CIFARDataModule(lightning.LightningDataModule):
     """CIFAR-10/100 as uint8 tensors in memory, with deterministic per-class subsets.
 
@@ -200,6 +157,7 @@ class CIFARDataModule(lightning.LightningDataModule):
         seed: int = 0,
         on_device: bool | str = "auto",
         order_seed: int | None = 0,
+        resize: bool = False,
         mean: list[float] | None = None,
         std: list[float] | None = None,
     ) -> None:
@@ -208,7 +166,7 @@ class CIFARDataModule(lightning.LightningDataModule):
         check_choice("dataset", dataset, DATASETS)
         self.dataset = dataset
         self._set_options(root if root is not None else default_root(), batch_size, eval_batch_size,
-                          per_class, val_per_class, test_per_class, num_workers, seed, on_device, order_seed)
+                          per_class, val_per_class, test_per_class, num_workers, seed, on_device, order_seed, resize)
         self.download = download
         self.num_classes: int = len(CIFAR_CLASSES[dataset])
         #: Side of the square images every batch holds.
@@ -251,12 +209,17 @@ class CIFARDataModule(lightning.LightningDataModule):
     def _set_options(self, root: str | os.PathLike, batch_size: int, eval_batch_size: int | None,
                      per_class: int | None, val_per_class: int, test_per_class: int | None,
                      num_workers: int, seed: int, on_device: bool | str = "auto",
-                     order_seed: int | None = 0) -> None:
+                     order_seed: int | None = 0, resize: bool = False) -> None:
         self.on_device = check_on_device(on_device)
+        if not isinstance(resize, bool):
+            raise ConfigError(f"resize must be true or false (resize images of another size, recorded); "
+                              f"got {shown(resize)}")
+        self.resize = resize  # images of another size may be resized; announced and recorded (record())
+        self.resized: dict[str, dict[str, int]] = {}
         if order_seed is not None and (isinstance(order_seed, bool) or not isinstance(order_seed, int)
                                        or order_seed < 0):
             raise ConfigError(f"order_seed must be an integer >= 0, or null to keep the storage order; "
-                              f"got {order_seed!r}")
+                              f"got {shown(order_seed)}")
         self.order_seed = order_seed
         self.device_splits = DeviceSplits()
         self._validate_common(batch_size, eval_batch_size, per_class, val_per_class, test_per_class, num_workers)
@@ -280,33 +243,41 @@ class CIFARDataModule(lightning.LightningDataModule):
         self.test_set: TensorBatchDataset | None = None
         #: Set by :meth:`serve_labeled_fraction` (a semi-supervised scheme asks for it); None: every label.
         self.labeled_fraction: float | None = None
+        #: The labelled count that fraction came to (set with the training subset).
+        self.labeled_count: LabeledCount | None = None
 
     @staticmethod
     def _validate_common(batch_size: int, eval_batch_size: int | None, per_class: int | None,
                          val_per_class: int, test_per_class: int | None, num_workers: int) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+            raise ConfigError(f"batch_size must be a positive integer, got {shown(batch_size)}")
         if eval_batch_size is not None and (not isinstance(eval_batch_size, int) or eval_batch_size < 1):
-            raise ConfigError(f"eval_batch_size must be a positive integer or null, got {eval_batch_size!r}")
+            raise ConfigError(f"eval_batch_size must be a positive integer or null, got {shown(eval_batch_size)}")
         for name, value in (("per_class", per_class), ("test_per_class", test_per_class)):
             if value is not None and (not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{name} must be an integer >= 1 or null (all images), got {value!r}")
+                raise ConfigError(f"{name} must be an integer >= 1 or null (all images), got {shown(value)}")
         if not isinstance(val_per_class, int) or val_per_class < 0:
-            raise ConfigError(f"val_per_class must be an integer >= 0, got {val_per_class!r}")
+            raise ConfigError(f"val_per_class must be an integer >= 0, got {shown(val_per_class)}")
         if per_class is not None and val_per_class >= per_class:
             raise ConfigError(
                 f"val_per_class={val_per_class} must be smaller than per_class={per_class} "
                 "(validation images are held out of the training subset)"
             )
         if not isinstance(num_workers, int) or num_workers < 0:
-            raise ConfigError(f"num_workers must be an integer >= 0, got {num_workers!r}")
+            raise ConfigError(f"num_workers must be an integer >= 0, got {shown(num_workers)}")
 
     def _load(self, split: str) -> Split:
-        return load_split(self.dataset, self.root, split, download=self.download)
+        return load_split(self.dataset, self.root, split, download=self.download, resize=self.resize)
+
+    #: Side of the images this data module serves.
+    image_size: int = CIFAR_IMAGE_SIZE
 
     def _ordered(self, split: str) -> tuple[Tensor, Tensor, list[str]]:
         """One split, in the seeded content order when ``order_seed`` is set (storage order otherwise)."""
-        images, labels, classes = self._load(split)
+        loaded = self._load(split)
+        images, labels, classes = loaded
+        if loaded.resized:
+            self.resized[split] = loaded.resized
         if self.order_seed is None:
             return images, labels, classes
         order = content_order(images, labels, self.order_seed)
@@ -350,6 +321,17 @@ class CIFARDataModule(lightning.LightningDataModule):
                 f"batch_size={self.batch_size} is larger than the training set ({len(self.train_set)} "
                 "images) and the last incomplete batch is dropped; lower batch_size"
             )
+        if self.resized:
+            announce(resize_line(self.resized, self.image_size))
+
+    @property
+    def validates_on_test(self) -> bool:
+        """Whether validation reads the test split (``val_per_class`` 0: no images held out for it)."""
+        return self.val_set is not None and self.val_set is self.test_set
+
+    def record(self) -> dict[str, Any]:
+        """What this data module served, for the outputs: data set, class names, image size, what was changed."""
+        return data_record(self)
 
     def serve_labeled_fraction(self, fraction: float) -> None:
         """Serve training batches as ``(images, labels, labeled)`` with ``fraction`` of the images labelled.
@@ -370,6 +352,8 @@ class CIFARDataModule(lightning.LightningDataModule):
     def _apply_labeled_fraction(self) -> None:
         assert self.train_set is not None and self.labeled_fraction is not None
         labels = self.train_set.labels
+        self.labeled_count = count_labeled(labels, self.labeled_fraction)
+        announce(self.labeled_count.line())
         mask = labeled_mask(labels, self.labeled_fraction, self.seed)
         self.train_set = TensorBatchDataset(self.train_set.images, torch.where(mask, labels, UNKNOWN), mask)
         self.device_splits.clear()  # a device copy of the old labels must not be served
@@ -466,7 +450,8 @@ class CIFARDataModule(lightning.LightningDataModule):
 
 
 class ImageFolderDataModule(CIFARDataModule):
-    """Any ``root/{train,test}/<class>/*`` image tree, resized to ``image_size``, same batches as CIFAR.
+    """Any ``root/{train,test}/<class>/*`` image tree of ``image_size`` square images (others refused unless
+    ``resize``: then resized, announced and recorded), same batches as CIFAR.
 
     The normalisation's mean and std are computed from the training split unless given (``mean``, ``std``).
     """
@@ -484,16 +469,17 @@ class ImageFolderDataModule(CIFARDataModule):
         seed: int = 0,
         on_device: bool | str = "auto",
         order_seed: int | None = 0,
+        resize: bool = False,
         mean: list[float] | None = None,
         std: list[float] | None = None,
     ) -> None:
         lightning.LightningDataModule.__init__(self)
         self.save_hyperparameters()
-        if not isinstance(image_size, int) or image_size < 1:
-            raise ConfigError(f"image_size must be a positive integer, got {image_size!r}")
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+            raise ConfigError(f"image_size must be a positive integer, got {shown(image_size)}")
         self.dataset = "image_folder"
         self._set_options(root, batch_size, eval_batch_size, per_class, val_per_class, test_per_class,
-                          num_workers, seed, on_device, order_seed)
+                          num_workers, seed, on_device, order_seed, resize)
         train_dir = Path(root).expanduser().absolute() / "train"
         if not train_dir.is_dir():
             raise DataNotFoundError(
@@ -508,7 +494,8 @@ class ImageFolderDataModule(CIFARDataModule):
         self._check_batch_fits_subset()
 
     def _load(self, split: str) -> Split:
-        images, labels, classes = load_image_folder(self.root, split, self.image_size)
+        loaded = load_image_folder(self.root, split, self.image_size, self.resize)
+        images, labels, classes = loaded
         if classes != self._folder_classes:
             # Test classes may be a subset: relabel by the training folder's class names.
             missing = sorted(set(classes) - set(self._folder_classes))
@@ -516,4 +503,4 @@ class ImageFolderDataModule(CIFARDataModule):
                 raise ConfigError(f"Image folder '{self.root}/{split}' has classes not in train/: {missing}")
             mapping = torch.tensor([self._folder_classes.index(name) for name in classes])
             labels = mapping[labels]
-        return images, labels, list(self._folder_classes)
+        return Split(images, labels, self._folder_classes, loaded.resized)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from cl_robust.errors import ConfigError
+from cl_robust.errors import ConfigError, shown
 
 Batch = tuple[Tensor, Tensor]
 
@@ -73,5 +73,5 @@ def check_on_device(value: bool | str) -> bool | str:
     if isinstance(value, str) and value.lower() in ("true", "false", "auto"):
         value = {"true": True, "false": False, "auto": "auto"}[value.lower()]
     if value not in ON_DEVICE_CHOICES or (not isinstance(value, bool) and value != "auto"):
-        raise ConfigError(f"on_device must be true, false or 'auto'; got {value!r}")
+        raise ConfigError(f"on_device must be true, false or 'auto'; got {shown(value)}")
     return value

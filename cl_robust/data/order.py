@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cl_robust.errors import ConfigError
+from cl_robust.errors import ConfigError, shown
 
 
 def content_keys(images: Tensor, seed: int) -> Tensor:
     """One int64 key per image: BLAKE2b-64 of its uint8 pixels, keyed by ``seed`` (top bit cleared)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"order_seed must be an integer >= 0 or null (storage order); got {seed!r}")
+        raise ConfigError(f"order_seed must be an integer >= 0 or null (storage order); got {shown(seed)}")
     pixels = np.ascontiguousarray(images.cpu().numpy()).reshape(len(images), -1)
     key = seed.to_bytes(16, "little")
     digests = (hashlib.blake2b(row.data, digest_size=8, key=key).digest() for row in pixels)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from cl_robust.data.cifar import CIFAR_CLASSES, TORCHVISION_FOLDERS, TORCHVISION_LABEL_KEY
-from cl_robust.errors import ConfigError, check_choice
+from cl_robust.errors import ConfigError, check_choice, shown
 
 LAYOUTS: tuple[str, ...] = ("torchvision", "image_folder")
 
@@ -68,7 +68,7 @@ def write_synthetic_cifar(
         raise ConfigError(f"image_size must be a positive integer, and 32 in torchvision's layout; got {image_size!r}")
     for name, value in (("train_per_class", train_per_class), ("test_per_class", test_per_class)):
         if value < 1:
-            raise ConfigError(f"{name} must be >= 1, got {value!r}")
+            raise ConfigError(f"{name} must be >= 1, got {shown(value)}")
     classes = CIFAR_CLASSES[dataset]
     generator = torch.Generator().manual_seed(seed)
     root_path = Path(root)

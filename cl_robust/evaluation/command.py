@@ -92,9 +92,10 @@ def _evaluate(device: torch.device, args: argparse.Namespace, attacks: list[Atta
         return
     report: dict[str, Any] = {
         "checkpoint": {"path": loaded.path, "metadata": loaded.metadata, "note": loaded.note},
-        "dataset": {"name": args.dataset, "split": "test", "image_size": datamodule.image_size,
-                    "test_per_class": args.test_per_class,
-                    "images": outcome["total"], "batch_size": args.batch_size, "order_seed": args.order_seed},
+        "dataset": {"name": args.dataset, "split": "test", "test_per_class": args.test_per_class,
+                    "images": outcome["total"], "batch_size": args.batch_size, "order_seed": args.order_seed,
+                    **{key: value for key, value in datamodule.record().items()
+                       if key in ("classes", "image_size", "resize", "resized")}},
         "device": str(device), "devices": world, "seed": args.seed, "versions": versions(), "interval": METHOD,
         "results": outcome["results"], "worst_case": [case.record() for case in outcome["worst_case"]],
         "masking": outcome["masking"], "per_sample": FILE_NAME,
@@ -137,8 +138,12 @@ def announce_estimate(prepared: tuple[LoadedClassifier, CIFARDataModule], attack
         return
     batch = next(iter(loader))
     inputs, labels = split_batch(batch, device)
-    per_pass = seconds_per_pass(loaded.model.to(device), inputs, labels)
-    line = estimate_line(attacks, -(-images // devices), per_pass, str(device))
+    model = loaded.model.to(device)
+    per_pass = seconds_per_pass(model, inputs, labels)
+    with torch.no_grad():
+        clean_accuracy = float((model(inputs).argmax(dim=1) == labels).float().mean())
+    line = estimate_line(attacks, -(-images // devices), per_pass, str(device), clean_accuracy,
+                         datamodule.test_per_class)
     if line is not None:
         print(f"cl-robust: evaluate: {line}", file=sys.stderr, flush=True)
 

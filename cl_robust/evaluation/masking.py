@@ -15,7 +15,8 @@ results then break rules that hold for an honest evaluation, each checked on the
   logits rather than probabilities, enough classes for its 9 targets, no zero gradients.
 
 Comparisons allow a tolerance of :data:`TOLERANCE` of the images (AutoAttack's own for Square),
-at least one image. A check with nothing to compare is reported as not run (``passed: null``).
+at least one image. A check with nothing to compare is reported as not run (``passed: null``, its
+``detail`` saying what it needs), never as passed; ``checks_run`` counts those that ran.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _percent(record: Record) -> str:
 
 def _check(name: str, rule: str, failures: list[str], compared: int, missing: str) -> Record:
     if not compared:
-        return {"check": name, "rule": rule, "passed": None, "detail": f"not run: {missing}"}
+        return {"check": name, "rule": rule, "passed": None, "detail": missing}
     detail = "; ".join(failures) if failures else f"{compared} comparison{'s' * (compared != 1)}, all consistent"
     return {"check": name, "rule": rule, "passed": not failures, "detail": detail}
 
@@ -137,5 +138,6 @@ def masking_checks(records: list[Record]) -> dict[str, Any]:
     """Every check on the suite's result records; ``suspected`` when any failed."""
     checks = [eps_monotone(records), more_steps(records), one_step(records), black_box(records), unbounded(records),
               *autoattack_own(records)]
-    return {"suspected": any(check["passed"] is False for check in checks), "tolerance": TOLERANCE,
+    return {"suspected": any(check["passed"] is False for check in checks),
+            "checks_run": sum(check["passed"] is not None for check in checks), "tolerance": TOLERANCE,
             "near_zero": NEAR_ZERO, "checks": checks}

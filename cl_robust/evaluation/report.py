@@ -58,12 +58,25 @@ def _worst_case_lines(cases: list[dict[str, Any]]) -> list[str]:
             *_table(["norm", "eps", "attacks", "correct / total", "accuracy (%)", "95% interval (%)"], rows)]
 
 
-def _masking_lines(masking: dict[str, Any] | None) -> list[str]:
+def masking_verdict(masking: dict[str, Any]) -> str:
+    """The one-line verdict of the masking checks: a check that did not run counts neither way."""
+    if masking["suspected"]:
+        return ("**Gradient masking suspected**: at least one check FAILED; robust accuracies above are upper bounds "
+                "at best.")
+    ran = sum(check["passed"] is not None for check in masking["checks"])
+    not_run = len(masking["checks"]) - ran
+    if ran == 0:
+        return ("No gradient-masking check ran: each needs attacks this suite does not include (listed below), so "
+                "nothing here says whether the gradients are masked.")
+    return (f"No sign of gradient masking in the {ran} check{'s' * (ran != 1)} that ran"
+            + (f"; {not_run} did not run (below)." if not_run else "."))
+
+
+def masking_lines(masking: dict[str, Any] | None) -> list[str]:
+    """The markdown section of the gradient-masking checks: the verdict, then each check passed, FAILED or not run."""
     if not masking:
         return []
-    verdict = ("**Gradient masking suspected**: at least one check FAILED; robust accuracies above are "
-               "upper bounds at best." if masking["suspected"] else "No sign of gradient masking.")
-    lines = ["", "## Gradient-masking checks", "", verdict, ""]
+    lines = ["", "## Gradient-masking checks", "", masking_verdict(masking), ""]
     for check in masking["checks"]:
         state = {True: "passed", False: "**FAILED**", None: "not run"}[check["passed"]]
         lines.append(f"- {state}: `{check['check']}` ({check['rule']}): {check['detail']}")
@@ -87,6 +100,16 @@ def _autoattack_lines(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _resized_text(dataset: dict[str, Any]) -> str:
+    """``, 100 of them resized from 64x64 to 32x32 (--data.resize)`` when the test images were resized, else empty."""
+    resized = (dataset.get("resized") or {}).get("test")
+    if not resized:
+        return ""
+    size = dataset.get("image_size")
+    return (f", {sum(resized.values())} of them resized from {', '.join(sorted(resized))} to {size}x{size} "
+            "(--data.resize)")
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The report as markdown: the table with intervals, the worst case, the masking checks and notes."""
     dataset = report["dataset"]
@@ -96,14 +119,14 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Robustness of `{report['checkpoint']['path']}`", "",
              f"Data: {dataset['name']} test split, {dataset['images']} images in {order_text}, batches of "
              f"{dataset.get('batch_size')}" + (f", shared between {devices} processes" if devices > 1 else "")
-             + ". Model in eval mode; counts are exact over every image; intervals: "
+             + _resized_text(dataset) + ". Model in eval mode; counts are exact over every image; intervals: "
              f"{report.get('interval', METHOD)} over the test images.", ""]
     if report["checkpoint"].get("note"):
         lines += [f"Note: {report['checkpoint']['note']}.", ""]
     lines += _table(list(COLUMNS), table_rows(report["results"]))
     lines += corruption_summary.markdown_lines(report)
     lines += _worst_case_lines(report.get("worst_case") or [])
-    lines += _masking_lines(report.get("masking"))
+    lines += masking_lines(report.get("masking"))
     notes = [f"- `{r['name']}` skipped: {r['skipped']}" for r in report["results"] if r["skipped"]]
     for r in report["results"]:
         if r["kind"] == "tm1" and r.get("objective_before") is not None:

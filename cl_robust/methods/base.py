@@ -15,6 +15,7 @@ and every checkpoint can be attacked end to end (threat model II).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any, ClassVar
@@ -27,7 +28,8 @@ from torchmetrics.classification import MulticlassAccuracy
 
 import cl_robust
 from cl_robust.data.augment import AUGMENTS, make_augment, to_float
-from cl_robust.errors import ConfigError, check_choice
+from cl_robust.data.record import check_same_data
+from cl_robust.errors import ConfigError, check_choice, shown
 from cl_robust.losses.masked import UNKNOWN
 from cl_robust.methods.checkpoints import CHECKPOINT_KEY
 from cl_robust.methods.inputs import (
@@ -43,6 +45,10 @@ from cl_robust.models.architecture import ARCHITECTURE_KEY, architecture_record
 from cl_robust.models.backbones import Normalize
 from cl_robust.models.dual_bn import CLEAN, bn_branch
 from cl_robust.models.factory import Backbone, build_backbone, describe_backbone
+from cl_robust.notices import announce
+
+#: Name under which validation metrics are logged when validation reads the test split (no held-out images).
+VALIDATION_ON_TEST = "val_on_test"
 
 Batch = dict[str, Tensor]
 Views = tuple[Tensor, ...]
@@ -86,7 +92,7 @@ class RobustMethod(L.LightningModule):
                  mean: list[float] | None = None, std: list[float] | None = None) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
-            raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+            raise ConfigError(f"num_classes must be an integer >= 2, got {shown(num_classes)}")
         validate_optimization(optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs, lr_milestones)
         instance = isinstance(backbone, nn.Module)
         # An instance is recorded by its architecture (on_save_checkpoint), not pickled into the hyper-parameters.
@@ -166,6 +172,13 @@ class RobustMethod(L.LightningModule):
             raise ConfigError("dual_bn: true needs adversarial training (only an adversarial loss term trains the "
                               "adversarial BatchNorm branch); add an adversarial overlay such as "
                               "examples/configs/adversarial/acl.yaml, or set dual_bn false")
+        self.validation_name = "val"
+        if getattr(datamodule, "validates_on_test", False):
+            self.validation_name = VALIDATION_ON_TEST
+            if stage == "fit" and self.trainer.limit_val_batches != 0:
+                announce(f"validation reads the test split (data val_per_class is 0), so its metrics are logged as "
+                         f"{VALIDATION_ON_TEST}/loss and {VALIDATION_ON_TEST}/acc; set data val_per_class N to hold "
+                         "out N training images a class instead")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Batch:
         """``(uint8 images, labels[, labelled mask])`` -> ``{"x0": float images in [0, 1], "y": labels
@@ -213,7 +226,9 @@ class RobustMethod(L.LightningModule):
         self.log(f"{stage}/acc", metric, prog_bar=True, batch_size=batch["y"].shape[0])
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._evaluate(batch, "val", self.val_accuracy)
+        """Loss and accuracy on the validation split, logged as ``val/*`` (``val_on_test/*`` when that is the
+        test split)."""
+        self._evaluate(batch, getattr(self, "validation_name", "val"), self.val_accuracy)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, "test", self.test_accuracy)
@@ -227,10 +242,18 @@ class RobustMethod(L.LightningModule):
         optimizer = build_optimizer(self.trainable_parameters(), hp.optimizer, hp.lr, hp.weight_decay, hp.momentum)
         if hp.scheduler == "none":
             return optimizer
-        steps = self.trainer.estimated_stepping_batches
-        max_epochs = max(1, self.trainer.max_epochs or 1)
-        scheduler = build_scheduler(optimizer, hp.scheduler, hp.warmup_epochs, max_epochs, max(1, steps // max_epochs),
-                                    hp.get("lr_milestones"))
+        # The schedule spans the optimiser steps the run takes: max_steps when it ends the run before
+        # max_epochs (a schedule stretched over epochs that never run would barely decay), and its
+        # epochs (warm-up, milestones) are epochs of the real number of steps.
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        if not math.isfinite(self.trainer.num_training_batches):  # max_steps alone: Lightning skipped the count
+            self.trainer.fit_loop.setup_data()  # what estimated_stepping_batches calls otherwise
+        batches = self.trainer.num_training_batches
+        per_epoch = (max(1, math.ceil(batches / self.trainer.accumulate_grad_batches)) if math.isfinite(batches)
+                     else steps)
+        max_epochs = max(1, math.ceil(steps / per_epoch))
+        scheduler = build_scheduler(optimizer, hp.scheduler, hp.warmup_epochs, max_epochs, per_epoch,
+                                    hp.get("lr_milestones"), total_steps=steps)
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     # ----------------------------------------------------------- checkpoints
@@ -247,7 +270,24 @@ class RobustMethod(L.LightningModule):
                     "mean": statistics[0], "std": statistics[1], "source": self.normalization_source},
                 "image_size": self.image_size, "version": cl_robust.__version__}
 
+    def _datamodule_record(self) -> dict[str, Any] | None:
+        """The record of the trainer's cl_robust data module (class names, image size, ...), if any."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        record = getattr(datamodule, "record", None)
+        return record() if callable(record) and getattr(datamodule, "classes", None) else None
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_KEY] = self.checkpoint_metadata()
         if self.backbone_record is not None:
             checkpoint[ARCHITECTURE_KEY] = self.backbone_record
+        data = self._datamodule_record()
+        if data is not None:
+            checkpoint[CHECKPOINT_KEY]["data"] = data
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to resume or test on data with other class names or another image size than the checkpoint's."""
+        data = self._datamodule_record()
+        if data is not None:
+            recorded = (checkpoint.get(CHECKPOINT_KEY) or {}).get("data")
+            path = getattr(self._trainer, "ckpt_path", None)
+            check_same_data(recorded, data, f"ckpt_path: {path!r}" if path else "ckpt_path: the checkpoint")

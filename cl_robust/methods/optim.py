@@ -16,7 +16,7 @@ from lightly.utils.lars import LARS
 from lightly.utils.scheduler import CosineWarmupScheduler
 from torch import nn
 
-from cl_robust.errors import ConfigError, check_choice, check_number, check_positive
+from cl_robust.errors import ConfigError, check_choice, check_number, check_positive, shown
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "lars")
 SCHEDULERS = ("none", "cosine", "piecewise")
@@ -33,11 +33,11 @@ def validate_optimization(optimizer: str, lr: float, weight_decay: float, moment
     for name, value in (("weight_decay", weight_decay), ("momentum", momentum), ("warmup_epochs", warmup_epochs)):
         check_number(name, value)
     if weight_decay < 0:
-        raise ConfigError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        raise ConfigError(f"weight_decay must be >= 0, got {shown(weight_decay)}")
     if not 0 <= momentum < 1:
-        raise ConfigError(f"momentum must be in [0, 1), got {momentum!r}")
+        raise ConfigError(f"momentum must be in [0, 1), got {shown(momentum)}")
     if warmup_epochs < 0:
-        raise ConfigError(f"warmup_epochs must be >= 0, got {warmup_epochs!r}")
+        raise ConfigError(f"warmup_epochs must be >= 0, got {shown(warmup_epochs)}")
     if lr_milestones is not None:
         if scheduler != "piecewise":
             raise ConfigError(f"lr_milestones apply to scheduler 'piecewise' only; got scheduler {scheduler!r}")
@@ -45,7 +45,7 @@ def validate_optimization(optimizer: str, lr: float, weight_decay: float, moment
         if (not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 for v in values)
                 or values != sorted(set(values))):
             raise ConfigError("lr_milestones must be a non-empty increasing list of epochs > 0 (e.g. [100, 105]) "
-                              f"or null (half and three quarters of training); got {lr_milestones!r}")
+                              f"or null (half and three quarters of training); got {shown(lr_milestones)}")
 
 
 def build_optimizer(params: Iterable[nn.Parameter], name: str, lr: float, weight_decay: float,
@@ -62,15 +62,17 @@ def build_optimizer(params: Iterable[nn.Parameter], name: str, lr: float, weight
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, name: str, warmup_epochs: float, max_epochs: int,
-                    steps_per_epoch: int, milestones: list[float] | None = None) -> dict | None:
+                    steps_per_epoch: int, milestones: list[float] | None = None,
+                    total_steps: int | None = None) -> dict | None:
     """A per-step schedule after ``warmup_epochs`` of linear warm-up (``cosine`` or ``piecewise``), or None.
 
     ``milestones``: epochs at which ``piecewise`` divides the rate by 10 (default: half and three
-    quarters of ``max_epochs``).
+    quarters of the schedule). ``total_steps``: the schedule's length in steps (default
+    ``max_epochs * steps_per_epoch``; shorter when ``max_steps`` ends the run first).
     """
     if name == "none":
         return None
-    total = max(1, int(max_epochs * steps_per_epoch))
+    total = max(1, int(total_steps if total_steps is not None else max_epochs * steps_per_epoch))
     warmup = int(warmup_epochs * steps_per_epoch)
     if name == "piecewise":
         steps = ([int(epoch * steps_per_epoch) for epoch in milestones] if milestones

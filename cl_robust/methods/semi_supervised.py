@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from cl_robust.data.datamodule import check_labeled_fraction
-from cl_robust.errors import ConfigError
+from cl_robust.errors import ConfigError, shown
 from cl_robust.losses.masked import masked_cross_entropy
 from cl_robust.losses.objectives import CONTRASTIVE_TERMS, ContrastiveObjective
 from cl_robust.methods.base import Batch, Views
@@ -46,7 +46,7 @@ def check_mix(mix: str) -> None:
         why = (f" ({' and '.join(sorted(set(parts)))} leaves no labels to mix)"
                if parts and set(parts) <= {"cl"} else "")
         raise ConfigError(f"mix must be one of {', '.join(map(repr, MIXES))} (a label-free or supervised "
-                          f"objective joined with one that uses labels); got {mix!r}{why}")
+                          f"objective joined with one that uses labels); got {shown(mix)}{why}")
 
 
 class SemiSupervisedMix(ContrastiveMethod):
@@ -111,7 +111,7 @@ class SemiSupervisedMix(ContrastiveMethod):
             if name not in names:
                 raise ConfigError(f"loss_weights: {self.scheme} has no term {name!r}; its terms: {', '.join(names)}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"loss_weights: {name} must be a number >= 0; got {value!r}")
+                raise ConfigError(f"loss_weights: {name} must be a number >= 0; got {shown(value)}")
         if all(weights.get(name, 1.0) == 0 for name in self.objectives):
             raise ConfigError(f"loss_weights: every term of {self.scheme} ({', '.join(self.objectives)}) is weighted 0; "
                               "nothing would train the encoder")

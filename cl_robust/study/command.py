@@ -21,7 +21,7 @@ from cl_robust.commands.locations import check_writable_folder
 from cl_robust.data.synthetic import write_synthetic_cifar
 from cl_robust.errors import ConfigError
 from cl_robust.study.grid import Run, StudySpec, load_spec
-from cl_robust.study.records import claim_output, is_done
+from cl_robust.study.records import claim_output, failure, is_done
 from cl_robust.study.report import print_outcomes, print_summary, write_report
 from cl_robust.study.runner import StudyRunner, check_prerequisites
 from cl_robust.study.validate import validate_runs
@@ -107,6 +107,11 @@ def main(argv: Sequence[str]) -> int:
         for run in selected or spec.runs:
             console.print(run.run_id + ("  (done)" if is_done(spec.output, run.run_id) else ""), highlight=False)
         return 0
+    if args.report_only and not any(is_done(spec.output, run.run_id) or failure(spec.output, run.run_id)
+                                    for run in spec.runs):
+        raise ConfigError(f"--report-only: no run of the study has finished in {spec.output / 'runs'}, so there is "
+                          f"nothing to report; run the study first (cl-robust study --config {args.config}"
+                          + (f" --output {args.output}" if args.output else "") + ")")
     claim_output(spec)
     outcomes = {}
     if not args.report_only:

@@ -191,6 +191,8 @@ def _as_list(key: str, value: Any) -> list[Any]:
 
 
 def _check_names(key: str, names: list[Any], valid: tuple[str, ...], scope: str = "") -> None:
+    if not names:  # an empty list would make a grid without runs, which "succeeds" doing nothing
+        raise ConfigError(f"{key} is empty; give at least one of {', '.join(valid)}")
     for name in names:
         if name not in valid:
             raise ConfigError(f"{key}: unknown {scope}{key.rstrip('s')} {name!r}; valid: {', '.join(valid)}")
@@ -201,7 +203,8 @@ def _scenarios(raw: Any, schemes: list[str]) -> dict[str, list[str]]:
     if raw is None or raw == "all":
         return {scheme: list(VALID_SCENARIOS[scheme]) for scheme in schemes}
     if isinstance(raw, dict):
-        _check_names("schemes", list(raw), SCHEMES, "")
+        if raw:  # an empty mapping lacks every scheme's list (said below)
+            _check_names("schemes", list(raw), SCHEMES, "")
         missing = [scheme for scheme in schemes if scheme not in raw]
         if missing:
             raise ConfigError(f"scenarios: no list for scheme(s) {', '.join(missing)}; give one or use 'all'")
@@ -209,6 +212,9 @@ def _scenarios(raw: Any, schemes: list[str]) -> dict[str, list[str]]:
     else:
         chosen = {scheme: _as_list("scenarios", raw) for scheme in schemes}
     for scheme, names in chosen.items():
+        if not names:
+            where = f"scenarios.{scheme}" if isinstance(raw, dict) else "scenarios"
+            raise ConfigError(f"{where} is empty; give at least one of {', '.join(VALID_SCENARIOS[scheme])}")
         _check_names("scenarios", names, tuple(SCENARIOS))
         invalid = [name for name in names if name not in VALID_SCENARIOS[scheme]]
         if invalid:
@@ -332,6 +338,10 @@ def check_spec(raw: dict[str, Any]) -> dict[str, Any]:
     _check_names("schemes", schemes, SCHEMES)
     scenarios = _scenarios(raw.get("scenarios", "all"), schemes)
     eps_list = [str(eps) for eps in _as_list("eps", raw.get("eps", ["8/255"]))]
+    adversarial = sorted({name for names in scenarios.values() for name in names if SCENARIOS[name].uses_eps})
+    if not eps_list and adversarial:
+        raise ConfigError(f"eps is empty but the scenarios {', '.join(adversarial)} train adversarially; give at "
+                          "least one training eps, e.g. eps: [8/255]")
     for eps in eps_list:
         value = parse_eps(eps, "eps")
         if not 0 < value <= 1:

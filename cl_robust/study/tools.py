@@ -29,7 +29,7 @@ def option_args(options: dict[str, Any]) -> list[str]:
 
 
 def data_args(spec: StudySpec, run: Run) -> list[str]:
-    """The data options both commands share (same data set, root and test subset as training)."""
+    """The data options both commands share (same data set, root, test subset and resize as training)."""
     data = spec.option("data")
     root = str(spec.output / "data") if data.get("source") == "synthetic" else data.get("root")
     args = ["--data.dataset", run.dataset]
@@ -37,6 +37,8 @@ def data_args(spec: StudySpec, run: Run) -> list[str]:
         args += ["--data.root", str(root)]
     if data.get("test_per_class") is not None:
         args += ["--data.test_per_class", str(data["test_per_class"])]
+    if data.get("resize"):
+        args.append("--data.resize")
     return args
 
 

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cl_robust.data.subsets import check_labeled_subset
 from cl_robust.errors import ConfigError
 from cl_robust.study.configs import compose
 from cl_robust.study.grid import Run, StudySpec
@@ -109,6 +110,9 @@ class _TrainingConfigs:
                 model = _object(config["model"], num_classes=datamodule.num_classes)
                 self.pretraining_metadata[key] = model.checkpoint_metadata()
             self.pretrained[run.run_id] = self.pretraining_metadata[key]
+            fraction = self.pretrained[run.run_id].get("labeled_fraction")
+            if fraction is not None and datamodule.per_class is not None:
+                check_labeled_subset(datamodule.num_classes, datamodule.per_class - datamodule.val_per_class, fraction)
         elif run.source in self.pretrained:
             # Fine-tuning: its options built against what the pretraining run's checkpoint will record
             # (FineTune takes that record in place of the file, which does not exist yet).

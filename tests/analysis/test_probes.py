@@ -2,7 +2,13 @@
 import torch
 from torch import nn
 
-from cl_robust.analysis.probes import fit_linear_probe, layer_probes, pool_features, probe_accuracies
+from cl_robust.analysis.probes import (
+    fit_linear_probe,
+    layer_probes,
+    pool_features,
+    probe_accuracies,
+    probe_curves,
+)
 
 
 def test_pooling_averages_conv_maps_and_flattens_the_rest() -> None:
@@ -37,3 +43,11 @@ def test_layer_probes_report_every_layer_with_clean_and_adversarial_accuracy() -
                            adversarial_test_images=images[16:].flip(0), batch_size=5)
     assert [r["layer"] for r in results] == ["0", "3"]
     assert all(0.0 <= r[key] <= 1.0 for r in results for key in ("train", "clean", "adversarial"))
+
+
+def test_the_adversarial_probe_curve_names_its_attack() -> None:
+    probes = {"adversarial": "eps=8/255", "layers": [{"layer": "a", "clean": 0.5, "adversarial": 0.2},
+                                                      {"layer": "b", "clean": 0.6, "adversarial": 0.1}]}
+    assert probe_curves(probes, attack_steps=10) == {"clean": [0.5, 0.6], "adversarial (PGD-10, eps=8/255)": [0.2, 0.1]}
+    clean_only = {"adversarial": None, "layers": [{"layer": "a", "clean": 0.5}]}
+    assert probe_curves(clean_only, attack_steps=10) == {"clean": [0.5]}

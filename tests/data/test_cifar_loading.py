@@ -66,14 +66,18 @@ def test_torchvision_reads_the_synthetic_files(cifar10_torchvision: str, monkeyp
 
 
 def test_image_folder_labels_follow_class_names(tmp_path: Path) -> None:
-    """CIFAR's class names get CIFAR's labels; other names get their sorted position."""
+    """CIFAR's class names get CIFAR's labels; a folder named otherwise is refused (its sorted position would
+    shift labels); the generic image-folder reader takes any names, in sorted order."""
     write_synthetic_cifar(tmp_path, "cifar10", 2, 1, "image_folder")
     _, labels, classes = load_split("cifar10", tmp_path, "train")
     assert classes == list(CIFAR10_CLASSES)
     assert labels.tolist() == [c for c in range(10) for _ in range(2)]
     split_dir = tmp_path / "cifar10" / "train"
     (split_dir / "truck").rename(split_dir / "aaa_truck")
-    _, labels, classes = load_split("cifar10", tmp_path, "train")
+    with pytest.raises(ConfigError, match=r"class folder\(s\) 'aaa_truck' are not cifar10 class names \(missing: "
+                                          r"'truck'\); labels follow cifar10's class names"):
+        load_split("cifar10", tmp_path, "train")
+    _, labels, classes = load_image_folder(tmp_path / "cifar10", "train")
     assert classes == sorted(classes) and classes[0] == "aaa_truck"
     assert torch.equal(torch.bincount(labels), torch.full((10,), 2))
 
@@ -135,7 +139,7 @@ def test_disk_cache_is_written_reused_and_invalidated(cifar10_image_folder: str,
     assert len(cached) == 1
 
     monkeypatch.setattr(cifar, "_MEMORY_CACHE", {})
-    monkeypatch.setattr(cifar, "_decode_image", lambda *args: pytest.fail("decoded again despite the cache"))
+    monkeypatch.setattr(cifar, "decode_images", lambda *args: pytest.fail("decoded again despite the cache"))
     again, again_labels, _ = load_split("cifar10", cifar10_image_folder, "test")
     assert torch.equal(images, again) and torch.equal(labels, again_labels)
 
@@ -168,20 +172,24 @@ def test_default_root(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_root() == "./data"
 
 
-def test_generic_image_folder_resizes_to_a_common_size(tmp_path: Path) -> None:
+def test_generic_image_folder_resizes_to_a_common_size_only_when_asked(tmp_path: Path) -> None:
     for split in ("train", "test"):
         for name, size in (("round", (32, 32)), ("square", (40, 24))):
             folder = tmp_path / split / name
             folder.mkdir(parents=True)
             Image.fromarray(np.full((size[1], size[0], 3), 200, np.uint8)).save(folder / "a.png")
             Image.fromarray(np.full((size[1], size[0]), 50, np.uint8), mode="L").save(folder / "b.jpg")
-    images, labels, classes = load_image_folder(tmp_path, "train")
-    assert classes == ["round", "square"]
+    with pytest.raises(ConfigError, match=r"2 of 4 images are not 32x32 \(e.g. '.*square.a.png' is 40x24\); set "
+                                          r"image_size to the images' size, or resize: true"):
+        load_image_folder(tmp_path, "train")
+    loaded = load_image_folder(tmp_path, "train", resize=True)
+    images, labels, classes = loaded
+    assert classes == ["round", "square"] and loaded.resized == {"40x24": 2}
     assert images.shape == (4, 3, 32, 32) and images.dtype == torch.uint8
     assert labels.tolist() == [0, 0, 1, 1]
     assert images[0].float().mean().item() == pytest.approx(200, abs=1)
-    small, _, _ = load_image_folder(tmp_path, "test", image_size=16)
-    assert small.shape == (4, 3, 16, 16)
+    small = load_image_folder(tmp_path, "test", image_size=16, resize=True)
+    assert small[0].shape == (4, 3, 16, 16) and small.resized == {"32x32": 2, "40x24": 2}
 
 
 def test_synthetic_classes_are_learnable(cifar10_torchvision: str) -> None:

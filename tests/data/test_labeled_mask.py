@@ -8,6 +8,7 @@ import torch
 from cl_robust.data import CIFARDataModule
 from cl_robust.data.datamodule import check_labeled_fraction, labeled_mask
 from cl_robust.data.device_data import IndexBatch
+from cl_robust.data.subsets import count_labeled
 from cl_robust.errors import ConfigError
 
 LABELS = torch.arange(10).repeat_interleave(torch.tensor([20, 20, 20, 20, 20, 21, 7, 3, 1, 20]))
@@ -72,3 +73,43 @@ def test_a_mask_asked_before_setup_applies_at_setup_and_one_fraction_per_module(
     with pytest.raises(ConfigError, match="already serves 0.25"):
         data.serve_labeled_fraction(0.5)
     assert data.test_set.labeled is None and data.val_set.labeled is None, "evaluation keeps every label"
+
+
+def test_the_labelled_count_is_announced_and_recorded(cifar10_torchvision: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    data = CIFARDataModule(root=cifar10_torchvision, batch_size=25, per_class=10)
+    data.serve_labeled_fraction(0.25)
+    capsys.readouterr()
+    data.setup("fit")
+    assert int(data.train_set.labeled.sum()) == 30  # round(2.5) = 3 of 10 in each class (rounded half up)
+    notices = [line for line in capsys.readouterr().err.splitlines() if "labeled_fraction" in line]
+    assert notices == ["cl-robust: labeled_fraction 0.25: 30 of 100 training images labelled (3 a class; "
+                       "fraction used 0.3)"]
+    assert data.record()["labeled"] == {"asked": 0.25, "fraction": 0.3, "labeled_images": 30, "images": 100,
+                                        "labeled_per_class": [3] * 10}
+
+
+@pytest.mark.parametrize("fraction, message", [
+    (0.01, "labeled_fraction 0.01 would label 10 of 50 training images (0.2, 20 times what was asked: each class "
+           "labels round(fraction x its images), at least 1); with 5 images in the smallest class the nearest "
+           "possible value is 0.2; ask for it, or train on at least 50 images a class (per_class) for 0.01"),
+    (0.09, "labeled_fraction 0.09 would label 10 of 50 training images (0.2, 2.22 times what was asked"),
+])
+def test_a_fraction_that_rounds_far_from_what_was_asked_is_refused(cifar10_torchvision: str, fraction: float,
+                                                                   message: str) -> None:
+    data = CIFARDataModule(root=cifar10_torchvision, batch_size=25, per_class=5)
+    data.serve_labeled_fraction(fraction)
+    with pytest.raises(ConfigError) as error:
+        data.setup("fit")
+    assert str(error.value).startswith(message), str(error.value)
+
+
+def test_the_nearest_possible_fractions_bracket_the_one_asked() -> None:
+    labels = torch.arange(10).repeat_interleave(3)  # 3 images a class: 1/3, 2/3 or 1 of them labelled
+    with pytest.raises(ConfigError, match="nearest possible value is 0.333"):
+        count_labeled(labels, 0.1)
+    assert count_labeled(labels, 0.2).labeled == 10  # 1 of 3 (0.333): within twice 0.2
+    labels = torch.cat([torch.zeros(40, dtype=torch.long), torch.arange(1, 10).repeat_interleave(1)])
+    # 40 images of class 0 and one of each other class: 0.02 labels 1 + 9 = 10 of 49, five times too many
+    with pytest.raises(ConfigError, match="nearest possible value is 0.204"):
+        count_labeled(labels, 0.02)

@@ -16,6 +16,7 @@ from cl_robust.evaluation.masking import (
     one_step,
     unbounded,
 )
+from cl_robust.evaluation.report import masking_lines
 from cl_robust.evaluation.robustness import evaluate_robustness
 from cl_robust.evaluation.suite import parse_attacks
 
@@ -49,6 +50,21 @@ def test_a_difference_within_the_tolerance_passes_and_a_missing_attack_is_not_ru
     assert more_steps([record("pgd20", 450)])["passed"] is None
     summary = masking_checks([record("pgd20", 450)])
     assert summary["suspected"] is False and {c["passed"] for c in summary["checks"]} == {None}
+    assert summary["checks_run"] == 0
+
+
+def test_the_report_never_counts_a_check_that_did_not_run_as_passed() -> None:
+    """An evaluation with ``clean pgd20`` runs no check: the report says so instead of "No sign of gradient masking"."""
+    none_ran = masking_lines(masking_checks([record("clean", 600), record("pgd20", 450)]))
+    assert none_ran[3] == ("No gradient-masking check ran: each needs attacks this suite does not include (listed "
+                           "below), so nothing here says whether the gradients are masked.")
+    assert not any("No sign" in line or "not run: not run" in line for line in none_ran)
+    assert "- not run: `more_steps` (PGD with more steps is not weaker): needs PGD at two step counts, other " \
+           "settings equal (e.g. pgd20 and pgd100)" in none_ran
+    one_ran = masking_lines(masking_checks([record("fgsm", 520), record("pgd20", 450)]))
+    assert one_ran[3] == "No sign of gradient masking in the 1 check that ran; 4 did not run (below)."
+    failed = masking_lines(masking_checks([record("fgsm", 400), record("pgd20", 450)]))
+    assert failed[3].startswith("**Gradient masking suspected**")
 
 
 class QuantisedInput(nn.Module):

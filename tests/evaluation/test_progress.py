@@ -34,6 +34,20 @@ def test_estimate_counts_iterations_and_says_how_to_shrink() -> None:
     assert estimate_line(parse_attacks(["clean"]), 10, 0.001, "cpu") is None  # short suites print nothing
 
 
+def test_the_estimate_follows_the_options_set() -> None:
+    suite = parse_attacks(["clean", "fgsm", "pgd20", "pgd100", "autoattack"])
+    everything, original = estimate_seconds(suite, images=200, per_pass=0.001)
+    # AutoAttack attacks only the images classified correctly: a 10%-accurate model costs a tenth of the bound.
+    assert estimate_seconds(suite, 200, 0.001, clean_accuracy=0.1) == pytest.approx((everything, original / 10))
+    line = estimate_line(suite, 200, 0.001, "cpu", clean_accuracy=0.1, test_per_class=10)
+    assert line is not None and "10% of the timed batch" in line
+    assert "--data.test_per_class 5 instead of 10" in line and "--data.test_per_class 10)" not in line
+    assert "--attacks clean pgd20" in line
+    short = estimate_line(parse_attacks(["clean", "pgd20"]), 20_000, 0.001, "cpu", test_per_class=1)
+    assert short is not None and "to shrink it" not in short  # nothing smaller to advise
+    assert "--attacks" not in estimate_line(parse_attacks(["clean", "pgd20"]), 20_000, 0.001, "cpu")
+
+
 def test_long_suite_on_cpu_prints_one_estimate_line(sl_checkpoint: Path, data_root: str, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,3 +63,9 @@ def test_long_suite_on_cpu_prints_one_estimate_line(sl_checkpoint: Path, data_ro
               "--output", str(output)])
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cl-robust: evaluate: about")]
     assert len(lines) == 1 and "plus up to" in lines[0] and "--data.test_per_class" in lines[0]
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--checkpoint", str(sl_checkpoint), "--data.root", data_root, "--device", "cpu",
+              "--output", str(output), "--data.test_per_class", "2"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cl-robust: evaluate: about")]
+    assert len(lines) == 1 and "for 20 images" in lines[0], lines
+    assert "(--data.test_per_class 1 instead of 2)" in lines[0] and "--data.test_per_class 10" not in lines[0]

@@ -28,6 +28,11 @@ CASES: dict[str, tuple[str, object, str]] = {
                                "labeled_fraction must be a number in (0, 1]"),
     "labelled fraction above 1": (CL_SCL, ["--model.init_args.labeled_fraction", "1.5"],
                                   "labeled_fraction must be a number in (0, 1]"),
+    "labelled fraction that rounds far from itself": (
+        CL_SCL, ["--model.init_args.labeled_fraction", "0.01"],
+        "labeled_fraction 0.01 would label 10 of 40 training images (0.25, 25 times what was asked: each class "
+        "labels round(fraction x its images), at least 1); with 4 images in the smallest class the nearest possible "
+        "value is 0.25; ask for it, or train on at least 50 images a class (per_class) for 0.01"),
     "a mix with a scheme that has no labels to mix": (CL_SCL, ["--model.init_args.mix", "cl"],
                                                        "cl leaves no labels to mix"),
     "loss weight of a term the mix does not have": (SCL_SL, ["--model.init_args.loss_weights", "{nt_xent: 1}"],

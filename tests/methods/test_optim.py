@@ -67,3 +67,23 @@ def test_piecewise_milestones_in_epochs_and_their_checks() -> None:
             validate_optimization("sgd", 0.1, 0.0, 0.9, "piecewise", 0.0, milestones)
     with pytest.raises(ConfigError, match="piecewise"):
         validate_optimization("sgd", 0.1, 0.0, 0.9, "cosine", 0.0, [100])
+
+
+@pytest.mark.parametrize("max_epochs, max_steps", [(50, 6), (-1, 6), (3, -1)])
+def test_the_schedule_spans_the_steps_the_run_takes(synthetic_root: str, max_epochs: int, max_steps: int) -> None:
+    """A cosine schedule ends at its floor on the run's last step, whether max_steps or max_epochs ends it (the
+    schedule was stretched over all max_epochs: 50 epochs for a run that max_steps stopped after 6 steps)."""
+    import lightning as L
+
+    from cl_robust.data import CIFARDataModule
+    from cl_robust.methods import SupervisedLearning
+
+    model = SupervisedLearning(backbone="resnet_tiny", optimizer="sgd", lr=0.1, scheduler="cosine", warmup_epochs=1)
+    trainer = L.Trainer(max_epochs=max_epochs, max_steps=max_steps, accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        limit_val_batches=0)
+    trainer.fit(model, CIFARDataModule("cifar10", root=synthetic_root, batch_size=40))  # 2 batches an epoch
+    assert trainer.global_step == 6
+    scheduler = trainer.lr_scheduler_configs[0].scheduler
+    assert scheduler.max_epochs == 6 and scheduler.warmup_epochs == 2  # steps: the run's, and one epoch of them
+    assert trainer.optimizers[0].param_groups[0]["lr"] < 0.01  # decayed, not ~0.1 as at the start of a long schedule

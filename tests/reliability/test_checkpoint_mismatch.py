@@ -62,3 +62,31 @@ def test_the_matching_checkpoint_is_tested(checkpoints: tuple[str, str], synthet
     code, err = cli_in_process(["test", *probe_args(synthetic_root, pretrained, tmp_path), "--ckpt_path", probe],
                                capsys)
     assert code == 0 and not error_lines(err), err[-2000:]
+
+
+def test_test_refuses_data_whose_classes_or_size_differ_from_the_checkpoints(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A generic image-folder run: its checkpoint records the class names and image size it was trained on."""
+    from cl_robust.data.synthetic import write_synthetic_cifar
+
+    root = Path(write_synthetic_cifar(str(tmp_path / "folder"), "cifar10", 4, 2, layout="image_folder")) / "cifar10"
+    folder_data = ["--data.class_path", "cl_robust.data.ImageFolderDataModule", "--data.init_args.root", str(root)]
+    code, err = cli_in_process(["fit", "--config", SL, *tiny_args(str(root)), *run_dir_args(tmp_path / "run"),
+                                *folder_data], capsys)
+    assert code == 0, err[-2000:]
+    checkpoint = str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    test = ["test", "--config", SL, *tiny_args(str(root), steps=None), *run_dir_args(tmp_path / "test"), *folder_data,
+            "--ckpt_path", checkpoint]
+    code, err = cli_in_process([*test, "--data.init_args.image_size", "16", "--data.init_args.resize", "true"], capsys)
+    lines = error_lines(err)
+    assert code == 2 and len(lines) == 1, err[-2000:]
+    assert lines[0] == (f"cl-robust: error: ckpt_path: {checkpoint!r} was trained on 32x32 images but the data serves "
+                        "16x16; give 32x32 images (image folders: image_size 32, and resize: true for files of "
+                        "another size)")
+    for split in ("train", "test"):
+        (root / split / "airplane").rename(root / split / "plane")
+    code, err = cli_in_process(test, capsys)
+    lines = error_lines(err)
+    assert code == 2 and len(lines) == 1, err[-2000:]
+    assert "was trained on the classes airplane, automobile, bird, cat, ... (10 classes), but the data's classes " \
+           "differ (label 0 is 'automobile' in the data but 'airplane' in the checkpoint)" in lines[0]

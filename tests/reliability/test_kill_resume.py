@@ -97,7 +97,7 @@ def test_sigkill_mid_epoch_then_same_command_resumes_exactly(synthetic_root: str
 
     reference_metrics, resumed_metrics = metric_rows(reference_dir), metric_rows(killed_dir)
     after_resume = {key: value for key, value in resumed_metrics.items() if key[0] >= interrupted["global_step"]}
-    assert any(name.startswith("val/") for _, name in after_resume)
+    assert any(name.startswith("val_on_test/") for _, name in after_resume)  # val_per_class 0: the test split
     # Epoch aggregates of the interrupted epoch (train/acc_epoch) cover only the batches after the
     # restart: metric states are not part of checkpoints. Every other value is identical.
     interrupted_epoch_aggregates = {key for key in after_resume if key[1].endswith("_epoch") and key[0] < 5}

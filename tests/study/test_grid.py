@@ -8,6 +8,7 @@ import pytest
 from cl_robust.errors import ConfigError
 from cl_robust.study.configs import compose
 from cl_robust.study.grid import eps_tag, load_spec, spec_from_dict
+from cl_robust.study.records import claim_output
 from cl_robust.study.tools import tool_argv
 
 from .conftest import smoke_grid, study, study_process, write_grid
@@ -91,7 +92,7 @@ def test_output_holding_another_study_is_refused_and_left_alone(tmp_path: Path, 
     assert study("--config", str(write_grid(tmp_path, schemes=["sl"], scenarios=["st"])), "--output", str(output),
                  "--list") == 0
     first = write_grid(tmp_path, schemes=["sl"], scenarios=["st"])
-    assert study("--config", str(first), "--output", str(output), "--report-only") == 0
+    claim_output(load_spec(first, output))  # what running it (or a report of its finished runs) does first
     before = {path: path.stat().st_mtime_ns for path in output.rglob("*")}
     other = write_grid(tmp_path, schemes=["sl"], scenarios=["st"], backbone="resnet18")
     capsys.readouterr()
@@ -161,3 +162,35 @@ def test_bad_seeds_are_refused(change: dict, needle: str) -> None:
     raw = {key: value for key, value in smoke_grid().items() if key != "seed"}
     with pytest.raises(ConfigError, match=needle):
         spec_from_dict({**raw, **change}, Path("."))
+
+
+def test_report_only_without_a_finished_run_is_one_line_and_exit_2(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    grid, output = write_grid(tmp_path, schemes=["sl"], scenarios=["st"]), tmp_path / "out"
+    capsys.readouterr()
+    assert study("--config", str(grid), "--output", str(output), "--report-only") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"cl-robust: error: --report-only: no run of the study has finished in {output / 'runs'}, so "
+                   f"there is nothing to report; run the study first (cl-robust study --config {grid} --output "
+                   f"{output})"]
+    assert not (output / "report.md").exists() and not (output / "summary.json").exists()
+
+
+def test_an_empty_grid_is_refused_when_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    output = tmp_path / "out"
+    capsys.readouterr()
+    assert study("--config", str(write_grid(tmp_path, schemes=[])), "--output", str(output)) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "cl-robust: error: schemes is empty; give at least one of sl, cl, scl, cl+scl, cl+sl, scl+sl"]
+    assert not output.exists()
+
+
+def test_a_grid_asking_resize_passes_it_to_every_run(tmp_path: Path) -> None:
+    """Images resized for training are resized alike for evaluate and analyze (which refuse them otherwise)."""
+    spec = load_spec(write_grid(tmp_path, schemes=["sl"], scenarios=["st"], data={**smoke_grid()["data"],
+                                                                                 "resize": True}))
+    assert compose(spec, spec.run("pretrain-cifar10-sl-st"), tmp_path / "run", None)["data"]["init_args"]["resize"]
+    for phase in ("evaluate", "analyze"):
+        assert "--data.resize" in tool_argv(spec, spec.run(f"{phase}-cifar10-sl-st"), Path("x.ckpt"), tmp_path)
+    plain = load_spec(write_grid(tmp_path, schemes=["sl"], scenarios=["st"]))
+    assert "--data.resize" not in tool_argv(plain, plain.run("evaluate-cifar10-sl-st"), Path("x.ckpt"), tmp_path)

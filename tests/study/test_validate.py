@@ -46,6 +46,17 @@ BAD_GRIDS: dict[str, tuple[dict[str, Any], str]] = {
     "training attack steps of 0": (_with("attack", steps=0), "run pretrain-cifar10-cl-at-eps8: steps must be an "
                                                              "integer >= 1"),
     "trainer option typo": (_with("pretrain", max_epoch=1), "Group 'trainer' does not accept option 'max_epoch'"),
+    "labelled fraction that rounds far from itself": (
+        {"schemes": ["cl+scl"], "scenarios": ["st"], "labeled_fraction": 0.01},
+        "run pretrain-cifar10-cl+scl-lf0p01-st: labeled_fraction 0.01 would label 10 of 80 training images (0.125, "
+        "12.5 times what was asked"),
+    "empty schemes": ({"schemes": []}, "schemes is empty; give at least one of sl, cl, scl, cl+scl, cl+sl, scl+sl"),
+    "empty datasets": ({"datasets": []}, "datasets is empty; give at least one of cifar10, cifar100"),
+    "empty scenarios of a scheme": ({"scenarios": {"cl": []}}, "scenarios.cl is empty; give at least one of st, at, "
+                                                                "partial_at, full_at, st_partial_at, st_full_at"),
+    "empty scenarios": ({"scenarios": []}, "scenarios is empty; give at least one of st, at"),
+    "empty eps with an adversarial scenario": ({"eps": []}, "eps is empty but the scenarios full_at train "
+                                                            "adversarially; give at least one training eps"),
 }
 
 
