@@ -21,7 +21,7 @@ def smoke_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_cell_is_reported_with_accuracies_in_0_1(smoke_output: Path) -> None:
     spec = load_spec(SMOKE, smoke_output)
     result = summary(smoke_output)
-    cells = {(c["dataset"], c["scheme"], c["scenario"], c["eps"]): c for c in result["cells"]}
+    cells = {(c["dataset"], c["scheme"], c["scenario"], c["eps"], c["length"]): c for c in result["cells"]}
     expected = {run.cell for run in spec.cells()}
     assert set(cells) == expected and len(expected) == 34  # 16 of sl, cl, scl + 18 of the three mixes
     assert result["problems"] == []
@@ -37,7 +37,7 @@ def test_every_cell_is_reported_with_accuracies_in_0_1(smoke_output: Path) -> No
             score = cell["redundancy"][kind]["mean_offdiagonal"]
             assert -1.0 <= score <= 1.0, (key, kind, score)
     report = (smoke_output / "report.md").read_text()
-    for _, scheme, scenario, _ in expected:
+    for _, scheme, scenario, _, _ in expected:
         assert f"| {scheme} | {scenario} |" in report
     assert "- none" in report.split("## Failed and skipped runs")[1]
     assert_tables_well_formed(report)
