@@ -183,6 +183,21 @@ def problems(spec: StudySpec) -> list[dict[str, Any]]:
     return found
 
 
+def unfinished_line(statuses: dict[str, dict[str, Any]]) -> str | None:
+    """One line saying how much of the grid has not run yet (None when every run finished, failed or was skipped).
+
+    A report written from a study in progress (``--report-only`` while it runs, or between sessions) must say
+    so: its means and verdicts hold only the seeds that finished.
+    """
+    waiting = sum(status["status"] == "not run" for status in statuses.values())
+    if not waiting:
+        return None
+    done = sum(status["status"] == "done" for status in statuses.values())
+    return (f"**Unfinished study: {done} of {len(statuses)} runs done, {waiting} not run yet** (the same "
+            "`cl-robust study` command resumes them); every mean, interval and verdict below holds only the seeds "
+            "that finished in its cell (the claims' `seeds` column).")
+
+
 def write_report(spec: StudySpec) -> dict[str, Any]:
     """Write ``summary.json``, ``report.md`` and ``figures/*.png`` into the study folder; returns the summary."""
     cells = [cell_summary(spec, run) for run in spec.cells()]
@@ -193,7 +208,9 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     scenarios = scenario_labels(spec)
     seeds = list(spec.raw["seeds"])
     figures_dir = spec.output / "figures"
-    lines = [f"# Study `{spec.name}`", "",
+    statuses = {run.run_id: run_status(spec, run.run_id) for run in spec.runs}
+    unfinished = unfinished_line(statuses)
+    lines = [f"# Study `{spec.name}`", "", *([unfinished, ""] if unfinished else []),
              f"{len(aggregated)} cells x {len(seeds)} seed(s) ({', '.join(map(str, seeds))}). Numbers are mean ± sd "
              "over the seeds that finished. Accuracy in % on the test split (`cl-robust evaluate`); redundancy = "
              f"{REDUNDANCY_SCORE} of the layer x layer CKA of the block outputs on clean inputs (`cl-robust analyze`), "
@@ -234,7 +251,7 @@ def write_report(spec: StudySpec) -> dict[str, Any]:
     lines += [f"- `{item['run_id']}`: {item['status']}: {item.get('error') or item.get('reason')}" for item in trouble]
     lines += ["- none"] if not trouble else []
     summary = {"study": spec.name, "spec_hash": spec.spec_hash, "output": str(spec.output), "seeds": seeds,
-               "runs": {run.run_id: run_status(spec, run.run_id) for run in spec.runs},
+               "runs": statuses,
                "problems": trouble, "figures": figures, "claims": claims, "claim_rule": RULE,
                "corruptions": corruptions["rows"],
                "aggregated": [{key: value for key, value in cell.items() if key not in ("cka", "cka_untrained")}

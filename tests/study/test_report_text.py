@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cl_robust.study.figures import _seeds_text, cka_grid, short_layer_name
-from cl_robust.study.report import accuracy_table, eps_text
+from cl_robust.study.report import accuracy_table, eps_text, unfinished_line
 
 
 def _cell(scheme: str, label: str, seeds: list[int]) -> dict:
@@ -31,3 +31,11 @@ def test_heatmap_axes_name_layers_and_the_colour_bar_says_what_it_averages(tmp_p
     assert _seeds_text(one) == "one seed"
     assert _seeds_text(three) == "mean over 2-3 seeds"
     assert cka_grid(three, ["cl"], ["st", "at", "full_at"], "clean", "t", tmp_path / "grid.png").is_file()
+
+
+def test_a_report_of_an_unfinished_study_says_how_much_is_missing() -> None:
+    statuses = {"a": {"status": "done"}, "b": {"status": "done"}, "c": {"status": "not run"},
+                "d": {"status": "failed"}}
+    line = unfinished_line(statuses)
+    assert line is not None and "2 of 4 runs done, 1 not run yet" in line
+    assert unfinished_line({"a": {"status": "done"}, "b": {"status": "skipped"}}) is None
