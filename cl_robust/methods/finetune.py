@@ -95,6 +95,11 @@ class FineTune(RobustMethod):
                              "backbone_args": pretrained.get("backbone_args") or None,
                              "normalize": normalize, "pretrained": pretrained,
                              "pretrained_checkpoint": checkpoint, "dual_bn": dual_bn, "bn_branch": bn_branch})
+        # mean and std are the pretrained encoder's (in "pretrained"), not options of FineTune: kept out of the
+        # hyper-parameters, where Lightning refused them beside a data module's own mean and std.
+        for key in ("mean", "std"):
+            self.hparams.pop(key, None)
+            self._hparams_initial.pop(key, None)  # what Lightning logs and merges with the data module's
         if bn_branch is not None:
             set_bn_branch(self.encoder, bn_branch)
         self.pretrained = pretrained
