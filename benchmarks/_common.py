@@ -46,13 +46,16 @@ def block_cka_matrix(model: torch.nn.Module, layers: list[str], images: Tensor, 
                      precision: str = "32") -> Tensor:
     """Layer x layer minibatch CKA (``MinibatchCKA``) of ``layers`` over float ``images``.
 
-    Features come from ``feature_pass`` at ``precision`` ("32" or "bf16"), batch by batch; a
+    The model is made channels_last (in place) and its features come from ``feature_pass`` at
+    ``precision`` ("32" or "bf16"), batch by batch, as in ``cl-robust analyze``; a
     last batch under ``MIN_BATCH_SIZE`` images is left out (the unbiased HSIC needs four).
     """
     from cl_robust.analysis import LayerRecorder, MinibatchCKA
     from cl_robust.analysis.cka import MIN_BATCH_SIZE
     from cl_robust.analysis.feature_pass import feature_pass
+    from cl_robust.methods.performance import use_channels_last
 
+    use_channels_last(model)  # as `cl-robust analyze` does with the models it loads
     metric = MinibatchCKA(len(layers))
     with LayerRecorder(model, layers) as recorder:
         for batch in images.split(batch_size):
