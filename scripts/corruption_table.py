@@ -26,7 +26,7 @@ from cl_robust.errors import ConfigError
 from cl_robust.evaluation.command import main as evaluate
 from cl_robust.study.corruption_table import corruption_report
 from cl_robust.study.grid import spec_from_dict
-from cl_robust.study.records import STUDY_FILE, read_json, run_dir, write_json, write_text
+from cl_robust.study.records import run_dir, stored_grid, write_json, write_text
 from cl_robust.study.report import groups
 from cl_robust.study.runner import last_checkpoint
 from cl_robust.study.tools import data_args
@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    stored = args.study / STUDY_FILE
-    if not stored.is_file():
-        raise SystemExit(f"{args.study} holds no study ({STUDY_FILE} missing)")
-    raw = read_json(stored)["spec"]
+    try:
+        raw = stored_grid(args.study)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
     study = spec_from_dict(copy.deepcopy(raw), args.study.resolve())
     study.raw["output"] = str(args.study.resolve())  # data of a synthetic study lives in its folder
     tables = spec_from_dict(copy.deepcopy(raw), args.study.resolve())

@@ -45,6 +45,21 @@ def stored_study(output: Path) -> dict[str, Any] | None:
     return read_json(path) if path.is_file() else None
 
 
+def stored_grid(output: Path) -> dict[str, Any]:
+    """The grid of the study in ``output`` (its study.json), in the form ``spec_from_dict`` reads.
+
+    study.json keeps the normalised grid, where per-scheme seeds sit under ``seeds_by_scheme``
+    beside the list of all seeds; they go back under ``seeds``, as the grid file gives them.
+    """
+    stored = stored_study(output)
+    if stored is None:
+        raise ConfigError(f"{output} holds no study ({STUDY_FILE} missing)")
+    grid = dict(stored["spec"])
+    if "seeds_by_scheme" in grid:
+        grid["seeds"] = grid.pop("seeds_by_scheme")
+    return grid
+
+
 def claim_output(spec: StudySpec) -> None:
     """Record ``spec`` in its output folder; refuse a folder that holds a different study."""
     stored = stored_study(spec.output)
