@@ -85,21 +85,32 @@ def test_script_makes_the_table_of_a_finished_study_from_its_checkpoints(tmp_pat
     prepare_synthetic_data(spec)
     checkpoint = tiny.supervised_checkpoint(str(spec.output / "data"), tmp_path, steps=5)
     cells = spec.cells()
-    for run in cells[:-1]:  # the last cell's checkpoint is missing: reported, the others go on
-        path = last_checkpoint(spec.output, run.source)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(checkpoint, path)
+    for run in cells:  # the last cell's checkpoint is missing: reported, the others go on
+        if run is not cells[-1]:
+            path = last_checkpoint(spec.output, run.source)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(checkpoint, path)
+        if run is not cells[-2]:  # the one before still trains: its last.ckpt is not read
+            write_json(run_dir(spec.output, run.source) / "done.json", {})
     script = _module(ROOT / "scripts" / "corruption_table.py", "corruption_table_script")
     output = tmp_path / "table"
     arguments = [str(spec.output), "--output", str(output), "--attacks", "clean",
                  "corruptions:names=contrast,impulse_noise:severities=5", "--batch_size", "20"]
     assert script.main(arguments) == 0
     table = (output / "corruptions.md").read_text()
-    assert "| sl | st | 2 |" in table and "| sl | at | 1 |" in table
+    assert [run.run_id.split("-")[3] + run.run_id[-1] for run in cells] == ["st0", "at0", "st1", "at1"]
+    assert "| sl | st | 1 |" in table and "| sl | at | 1 |" in table  # seed 1 of st unfinished, of at missing
     assert f"- {cells[-1].run_id}: no checkpoint" in table
+    assert f"- {cells[-2].run_id}: {cells[-2].source} has not finished" in table
     assert (output / "figures" / "corruptions_cifar10_eps8.png").is_file()
     first = json.loads((run_dir(output, cells[0].run_id) / "robustness.json").read_text())
     assert first["seed"] == cells[0].seed and first["dataset"]["images"] == 40
     stamp = (run_dir(output, cells[0].run_id) / "robustness.json").stat().st_mtime
     assert script.main(arguments) == 0  # again: evaluated cells are kept
     assert (run_dir(output, cells[0].run_id) / "robustness.json").stat().st_mtime == stamp
+    only = [str(spec.output), "--output", str(tmp_path / "only"), "--attacks", "clean", "--only", "*-st-seed0"]
+    assert script.main(only) == 0
+    assert [path.name for path in (tmp_path / "only" / "runs").iterdir()] == ["evaluate-cifar10-sl-st-seed0"]
+    assert "--only *-st-seed0" in (tmp_path / "only" / "corruptions.md").read_text()
+    with pytest.raises(SystemExit, match="--only: no cell"):
+        script.main([*only[:-1], "*-nothing"])
