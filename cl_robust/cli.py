@@ -28,7 +28,6 @@ import importlib
 import inspect
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -55,6 +54,7 @@ from cl_robust.callbacks.progress import default_progress_bar
 from cl_robust.commands.checkpoint import check_checkpoint_matches
 from cl_robust.commands.locations import check_writable_folder
 from cl_robust.commands.quiet import quiet_known_messages
+from cl_robust.commands.versions import VERSIONED_PACKAGES, library_versions  # noqa: F401 (VERSIONED_PACKAGES: imported from here)
 from cl_robust.data.datamodule import CIFARDataModule
 from cl_robust.errors import ConfigError
 from cl_robust.methods.base import RobustMethod
@@ -91,23 +91,6 @@ TRAINER_DEFAULTS = {
     "default_root_dir": "runs",
     "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs"}},
 }
-
-
-VERSIONED_PACKAGES = ("cl_robust", "torch", "lightning", "lightly", "torchattacks", "torchmetrics", "torchvision",
-                      "timm")
-
-
-def library_versions() -> dict[str, str | None]:
-    """Installed versions of the libraries that decide a run's numbers (None when absent)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = version(name.replace("_", "-"))
-        except PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 class RunRecord(SaveConfigCallback):
