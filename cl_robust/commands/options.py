@@ -15,7 +15,8 @@ import torch
 
 from cl_robust.commands.checkpoint import check_checkpoint_data
 from cl_robust.data.cifar import DATASETS
-from cl_robust.data.datamodule import CIFARDataModule, ImageFolderDataModule
+from cl_robust.data.datamodule import CIFARDataModule
+from cl_robust.data.image_folder_datamodule import ImageFolderDataModule
 from cl_robust.errors import ConfigError
 
 #: ``--data.dataset`` for any ``root/{train,test}/<class>/*`` image tree (``ImageFolderDataModule``).

@@ -14,7 +14,8 @@ from cl_robust.data.cifar import (
     load_image_folder,
     load_split,
 )
-from cl_robust.data.datamodule import CIFARDataModule, ImageFolderDataModule
+from cl_robust.data.datamodule import CIFARDataModule
+from cl_robust.data.image_folder_datamodule import ImageFolderDataModule
 from cl_robust.data.synthetic import write_synthetic_cifar
 
 __all__ = [

@@ -1,9 +1,9 @@
 """Lightning data modules serving whole uint8 batches from tensors held in memory.
 
 Batches are ``(images uint8 [B,3,H,W], labels int64 [B])``; augmentation happens later, on the
-device (``cl_robust.data.augment``). A ``TensorBatchDataset`` answers ``__getitems__`` with an
-already stacked batch, so a standard ``DataLoader`` (and Lightning's distributed sampler
-replacement) fetches a batch with one indexing operation instead of per-sample Python.
+device (``cl_robust.data.augment``). Batches come whole from tensors (:mod:`cl_robust.data.batches`).
+``CIFARDataModule`` is here; ``ImageFolderDataModule`` (:mod:`cl_robust.data.image_folder_datamodule`)
+reads any image tree the same way.
 
 For the semi-supervised schemes a data module also serves a labelled mask: training batches
 become ``(images, labels, labeled)``, and the label of every unlabelled image is -1 before it
@@ -12,7 +12,6 @@ leaves the data module (:meth:`CIFARDataModule.serve_labeled_fraction`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,18 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from cl_robust.data.batches import ResumableDataLoader, TensorBatchDataset, passthrough_collate
 from cl_robust.data.cifar import (
     CIFAR_CLASSES,
     CIFAR_IMAGE_SIZE,
     DATASETS,
-    DataNotFoundError,
     Split,
     default_root,
-    image_folder_classes,
-    load_image_folder,
     load_split,
 )
 from cl_robust.data.device_data import DeviceSplits, IndexBatch, IndexBatchDataset, check_on_device
 from cl_robust.data.normalization import Normalization, check_statistics, dataset_normalization
+from cl_robust.data.options import check_loader_options, check_order_seed, check_resize
 from cl_robust.data.order import content_order
 from cl_robust.data.record import data_record, resize_line
 from cl_robust.data.subsets import (  # noqa: F401 (rank_within_class, labeled_mask: imported from here by users)
@@ -45,84 +43,9 @@ from cl_robust.data.subsets import (  # noqa: F401 (rank_within_class, labeled_m
     labeled_mask,
     rank_within_class,
 )
-from cl_robust.errors import ConfigError, check_choice, shown
+from cl_robust.errors import ConfigError, check_choice
 from cl_robust.losses.masked import UNKNOWN
 from cl_robust.notices import announce
-
-Batch = tuple[Tensor, Tensor]
-
-
-class TensorBatchDataset(Dataset):
-    """Images and labels in memory; ``__getitems__`` returns the stacked batch for a list of indices.
-
-    With a ``labeled`` mask, items and batches also carry it: ``(images, labels, labeled)``.
-    """
-
-    def __init__(self, images: Tensor, labels: Tensor, labeled: Tensor | None = None) -> None:
-        if len(images) != len(labels):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        self.images = images
-        self.labels = labels
-        self.labeled = labeled
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        return self._take(index)
-
-    def __getitems__(self, indices: list[int]) -> tuple[Tensor, ...]:
-        return self._take(torch.as_tensor(indices, dtype=torch.int64))
-
-    def _take(self, index: int | Tensor) -> tuple[Tensor, ...]:
-        if self.labeled is None:
-            return self.images[index], self.labels[index]
-        return self.images[index], self.labels[index], self.labeled[index]
-
-
-class ResumableDataLoader(DataLoader):
-    """A ``DataLoader`` that can restart an epoch where a checkpoint left it.
-
-    It remembers its shuffle generator's state at the start of each epoch. Given
-    ``resume=(epoch_start_state, batches_done)``, its first epoch replays that epoch's order and
-    skips the batches already trained on, so a run resumed from a mid-epoch checkpoint sees
-    exactly the batches an uninterrupted run would have seen.
-    """
-
-    def __init__(self, *args: Any, resume: tuple[Tensor | None, int] | None = None, **kwargs: Any) -> None:
-        # ``resume`` is an argument (not set later) so Lightning's re-creation of the loader with a
-        # distributed sampler keeps it.
-        super().__init__(*args, **kwargs)
-        self.epoch_start_state: Tensor | None = None
-        self._resume = resume
-
-    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
-        skip = 0
-        if self._resume is not None:
-            state, batches_done = self._resume
-            self._resume = None
-            if 0 < batches_done < len(self):
-                if state is not None and self.generator is not None:
-                    self.generator.set_state(state)
-                skip = batches_done
-        if self.generator is not None:
-            self.epoch_start_state = self.generator.get_state()
-        iterator = super().__iter__()
-        for _ in range(skip):
-            next(iterator)
-        yield from iterator
-
-    def state_dict(self) -> dict[str, Any]:
-        """Empty: the resume position lives in the data module's state (it knows the trained batches)."""
-        return {}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Nothing to load (see :meth:`state_dict`); being stateful tells Lightning mid-epoch resume is exact."""
-
-
-def passthrough_collate(batch: Batch) -> Batch:
-    """``collate_fn`` for ``TensorBatchDataset``: the batch is already stacked."""
-    return batch
 
 
 class CIFARDataModule(lightning.LightningDataModule):
@@ -211,18 +134,11 @@ class CIFARDataModule(lightning.LightningDataModule):
                      num_workers: int, seed: int, on_device: bool | str = "auto",
                      order_seed: int | None = 0, resize: bool = False) -> None:
         self.on_device = check_on_device(on_device)
-        if not isinstance(resize, bool):
-            raise ConfigError(f"resize must be true or false (resize images of another size, recorded); "
-                              f"got {shown(resize)}")
-        self.resize = resize  # images of another size may be resized; announced and recorded (record())
+        self.resize = check_resize(resize)  # images of another size may be resized; announced and recorded (record())
         self.resized: dict[str, dict[str, int]] = {}
-        if order_seed is not None and (isinstance(order_seed, bool) or not isinstance(order_seed, int)
-                                       or order_seed < 0):
-            raise ConfigError(f"order_seed must be an integer >= 0, or null to keep the storage order; "
-                              f"got {shown(order_seed)}")
-        self.order_seed = order_seed
+        self.order_seed = check_order_seed(order_seed)
         self.device_splits = DeviceSplits()
-        self._validate_common(batch_size, eval_batch_size, per_class, val_per_class, test_per_class, num_workers)
+        check_loader_options(batch_size, eval_batch_size, per_class, val_per_class, test_per_class, num_workers)
         if Path(root).expanduser().is_file():
             raise ConfigError(f"root '{root}' is a file; root must be the folder holding the data set")
         self.root = os.fspath(root)
@@ -245,26 +161,6 @@ class CIFARDataModule(lightning.LightningDataModule):
         self.labeled_fraction: float | None = None
         #: The labelled count that fraction came to (set with the training subset).
         self.labeled_count: LabeledCount | None = None
-
-    @staticmethod
-    def _validate_common(batch_size: int, eval_batch_size: int | None, per_class: int | None,
-                         val_per_class: int, test_per_class: int | None, num_workers: int) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {shown(batch_size)}")
-        if eval_batch_size is not None and (not isinstance(eval_batch_size, int) or eval_batch_size < 1):
-            raise ConfigError(f"eval_batch_size must be a positive integer or null, got {shown(eval_batch_size)}")
-        for name, value in (("per_class", per_class), ("test_per_class", test_per_class)):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{name} must be an integer >= 1 or null (all images), got {shown(value)}")
-        if not isinstance(val_per_class, int) or val_per_class < 0:
-            raise ConfigError(f"val_per_class must be an integer >= 0, got {shown(val_per_class)}")
-        if per_class is not None and val_per_class >= per_class:
-            raise ConfigError(
-                f"val_per_class={val_per_class} must be smaller than per_class={per_class} "
-                "(validation images are held out of the training subset)"
-            )
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise ConfigError(f"num_workers must be an integer >= 0, got {shown(num_workers)}")
 
     def _load(self, split: str) -> Split:
         return load_split(self.dataset, self.root, split, download=self.download, resize=self.resize)
@@ -449,58 +345,10 @@ class CIFARDataModule(lightning.LightningDataModule):
         return self.test_dataloader()
 
 
-class ImageFolderDataModule(CIFARDataModule):
-    """Any ``root/{train,test}/<class>/*`` image tree of ``image_size`` square images (others refused unless
-    ``resize``: then resized, announced and recorded), same batches as CIFAR.
+def __getattr__(name: str) -> Any:
+    """``ImageFolderDataModule``, importable from here as before it moved (its module imports this one)."""
+    if name == "ImageFolderDataModule":
+        from cl_robust.data.image_folder_datamodule import ImageFolderDataModule
 
-    The normalisation's mean and std are computed from the training split unless given (``mean``, ``std``).
-    """
-
-    def __init__(
-        self,
-        root: str,
-        batch_size: int = 256,
-        eval_batch_size: int | None = None,
-        per_class: int | None = None,
-        val_per_class: int = 0,
-        test_per_class: int | None = None,
-        image_size: int = 32,
-        num_workers: int = 0,
-        seed: int = 0,
-        on_device: bool | str = "auto",
-        order_seed: int | None = 0,
-        resize: bool = False,
-        mean: list[float] | None = None,
-        std: list[float] | None = None,
-    ) -> None:
-        lightning.LightningDataModule.__init__(self)
-        self.save_hyperparameters()
-        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-            raise ConfigError(f"image_size must be a positive integer, got {shown(image_size)}")
-        self.dataset = "image_folder"
-        self._set_options(root, batch_size, eval_batch_size, per_class, val_per_class, test_per_class,
-                          num_workers, seed, on_device, order_seed, resize)
-        train_dir = Path(root).expanduser().absolute() / "train"
-        if not train_dir.is_dir():
-            raise DataNotFoundError(
-                f"No image-folder data under root '{train_dir.parent}': expected "
-                f"'{train_dir.parent}/{{train,test}}/<class>/*' (one sub-folder per class)"
-            )
-        self.image_size = image_size
-        self._set_normalization(mean, std)
-        self.download = False
-        self._folder_classes = image_folder_classes(train_dir)
-        self.num_classes = len(self._folder_classes)
-        self._check_batch_fits_subset()
-
-    def _load(self, split: str) -> Split:
-        loaded = load_image_folder(self.root, split, self.image_size, self.resize)
-        images, labels, classes = loaded
-        if classes != self._folder_classes:
-            # Test classes may be a subset: relabel by the training folder's class names.
-            missing = sorted(set(classes) - set(self._folder_classes))
-            if missing:
-                raise ConfigError(f"Image folder '{self.root}/{split}' has classes not in train/: {missing}")
-            mapping = torch.tensor([self._folder_classes.index(name) for name in classes])
-            labels = mapping[labels]
-        return Split(images, labels, self._folder_classes, loaded.resized)
+        return ImageFolderDataModule
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

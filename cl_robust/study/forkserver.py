@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 def preload() -> None:
     """Import what every run needs."""
+    # The one import of cl_robust.cli from below it: this server runs the CLI itself, as `cl-robust` does.
     import cl_robust.cli as cli
 
     for name in cli.EXTRA_COMMANDS:

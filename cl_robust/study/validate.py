@@ -77,7 +77,7 @@ class _TrainingConfigs:
         if key in self.parsed:
             return
         if self.parser is None:
-            from cl_robust.cli import TRAINER_DEFAULTS, RobustCLI
+            from cl_robust.commands.lightning_cli import TRAINER_DEFAULTS, RobustCLI
             from cl_robust.data.datamodule import CIFARDataModule
             from cl_robust.methods.base import RobustMethod
 
@@ -134,7 +134,7 @@ def _check_tool(run: Run, argv: list[str]) -> None:
 
 
 def _one_line(error: Exception) -> str | None:
-    from cl_robust.cli import user_error
+    from cl_robust.commands.user_errors import user_error
 
     known = user_error(error)
     return None if known is None else known[0]
