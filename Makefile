@@ -1,5 +1,5 @@
 # Set-up and the two main jobs. Every target creates the virtual environment it needs.
-#   make test   - install (first time) and run the test suite
+#   make test   - install (first time) and run the test suite, one worker per usable CPU (tests/README.md)
 #   make demo   - install, get CIFAR-10 if needed, run the quick study (every scheme and scenario)
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 test: venv
-	WANDB_MODE=disabled $(PY) -m pytest -q --durations=15
+	WANDB_MODE=disabled $(PY) -m pytest -q -n auto --durations=15 --room-times
 
 lint: venv
 	$(VENV)/bin/ruff check cl_robust tests benchmarks examples

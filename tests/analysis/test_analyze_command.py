@@ -1,5 +1,6 @@
 """``cl-robust analyze`` from checkpoints made in the tests, and its one-line errors."""
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -8,12 +9,12 @@ import pytest
 from cl_robust.cli import main
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoints: ModuleType) -> tuple[str, Path, Path]:
+@pytest.fixture(scope="session")
+def trained(build_once: Callable, tiny_checkpoints: ModuleType) -> tuple[str, Path, Path]:
+    """The evaluation tests' tiny data and checkpoints (trained once per test run)."""
     tiny = tiny_checkpoints
-    folder = tmp_path_factory.mktemp("analyze")
-    root = tiny.synthetic_data(folder / "data", test_per_class=2)
-    return root, tiny.supervised_checkpoint(root, folder), tiny.contrastive_finetuned_checkpoint(root, folder)
+    return (tiny.shared_data(build_once), tiny.shared_supervised_checkpoint(build_once),
+            tiny.shared_contrastive_finetuned_checkpoint(build_once))
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

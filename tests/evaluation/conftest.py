@@ -1,11 +1,13 @@
-"""Tiny trained checkpoints shared by the evaluation tests (trained once per session)."""
+"""Tiny trained checkpoints shared by the evaluation and analysis tests (trained once per test run)."""
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 
-def load_tiny_checkpoints():  # noqa: ANN201
+def load_tiny_checkpoints() -> ModuleType:
     """The helper module next to this file (tests are imported by path, not as a package)."""
     spec = importlib.util.spec_from_file_location("tiny_checkpoints", Path(__file__).with_name("tiny_checkpoints.py"))
     module = importlib.util.module_from_spec(spec)
@@ -17,15 +19,15 @@ tiny = load_tiny_checkpoints()
 
 
 @pytest.fixture(scope="session")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return tiny.synthetic_data(tmp_path_factory.mktemp("synthetic"))
+def data_root(build_once: Callable) -> str:
+    return tiny.shared_data(build_once)
 
 
 @pytest.fixture(scope="session")
-def sl_checkpoint(data_root: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny.supervised_checkpoint(data_root, tmp_path_factory.mktemp("sl"))
+def sl_checkpoint(build_once: Callable) -> Path:
+    return tiny.shared_supervised_checkpoint(build_once)
 
 
 @pytest.fixture(scope="session")
-def cl_finetuned_checkpoint(data_root: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny.contrastive_finetuned_checkpoint(data_root, tmp_path_factory.mktemp("cl"))
+def cl_finetuned_checkpoint(build_once: Callable) -> Path:
+    return tiny.shared_contrastive_finetuned_checkpoint(build_once)

@@ -1,4 +1,5 @@
 """Tiny trained checkpoints on synthetic CIFAR-10 for the evaluation and analysis tests."""
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -32,3 +33,20 @@ def contrastive_finetuned_checkpoint(root: str, folder: Path, steps: int = 15) -
     pretrained = train_and_save(SimCLR(backbone="resnet_tiny", projection_dim=16, temperature=0.2, lr=3e-3), root,
                                 folder / "cl.ckpt", steps)
     return train_and_save(FineTune(pretrained_checkpoint=str(pretrained), lr=1e-2), root, folder / "ft.ckpt", steps)
+
+
+# Built once per test run and shared by every test (and xdist worker) that asks, through the
+# ``build_once`` fixture of tests/conftest.py; the names say what each build depends on.
+def shared_data(build_once: Callable[[str, Callable[[Path], object]], Path], test_per_class: int = 2) -> str:
+    """``synthetic_data`` in a shared folder (the folder is the data root)."""
+    return str(build_once(f"tiny-data-test{test_per_class}", lambda folder: synthetic_data(folder, test_per_class)))
+
+
+def shared_supervised_checkpoint(build_once: Callable[[str, Callable[[Path], object]], Path]) -> Path:
+    root = shared_data(build_once)
+    return build_once("tiny-sl", lambda folder: supervised_checkpoint(root, folder)) / "sl.ckpt"
+
+
+def shared_contrastive_finetuned_checkpoint(build_once: Callable[[str, Callable[[Path], object]], Path]) -> Path:
+    root = shared_data(build_once)
+    return build_once("tiny-cl", lambda folder: contrastive_finetuned_checkpoint(root, folder)) / "ft.ckpt"

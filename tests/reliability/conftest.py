@@ -1,6 +1,7 @@
 """Tiny generated CIFAR data, a small run's command line, and running ``cl-robust`` in or out of process."""
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -20,6 +21,15 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A fake CIFAR-10 (torchvision layout): 4 train and 2 test images a class (5 batches of 8 an epoch)."""
     root = tmp_path_factory.mktemp("reliability_cifar")
     return write_synthetic_cifar(str(root), "cifar10", train_per_class=4, test_per_class=2, layout="torchvision")
+
+
+def data_digest(root: str) -> str:
+    """SHA-1 over the relative paths and contents of every file under ``root`` (names shared runs by their data)."""
+    digest = hashlib.sha1()
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def tiny_args(root: str, steps: int | None = 2) -> list[str]:

@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 import torch
 
-from .conftest import CONFIGS, cli_subprocess, run_dir_args, subprocess_env, tiny_args
+from .conftest import CONFIGS, cli_subprocess, data_digest, run_dir_args, subprocess_env, tiny_args
 
 EPOCHS = 2  # 5 batches an epoch: steps 1..10, checkpoints every 2 steps, so step 4 is mid-epoch
 
@@ -27,11 +27,22 @@ ADVERSARIAL = ["--config", str(CONFIGS / "adversarial" / "pretrain_pgd.yaml"),
 VARIANTS = {"standard": [], "adversarial_random_start": ADVERSARIAL}
 
 
-def fit_command(root: str, run_dir: Path, extra: Sequence[str] = ()) -> list[str]:
-    pause = json.dumps([{"class_path": "pace.StepPause", "init_args": {"seconds": 0.3}}])
+def fit_command(root: str, run_dir: Path, extra: Sequence[str] = (), callbacks: Sequence[dict] = ()) -> list[str]:
+    pause = json.dumps([{"class_path": "pace.StepPause", "init_args": {"seconds": 0.3}}, *callbacks])
     return ["fit", "--config", str(CONFIGS / "pretrain" / "cl.yaml"), *extra, *tiny_args(root, steps=None),
             *run_dir_args(run_dir), "--trainer.max_epochs", str(EPOCHS), "--trainer.log_every_n_steps", "1",
             "--checkpoint.every_n_train_steps", "2", "--trainer.callbacks", pause]
+
+
+def uninterrupted_run(build_once: Callable, root: str, variant: str = "standard") -> Path:
+    """The run folder of ``fit_command`` on ``root`` (the reliability tests' generated data) run to the
+    end without interruption: once per test run, shared by the kill and SLURM tests that compare with it."""
+    def run(folder: Path) -> None:
+        done = cli_subprocess(fit_command(root, folder / "run", VARIANTS[variant]), cwd=folder)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "cl-robust: starting fresh" in done.stdout
+
+    return build_once(f"uninterrupted-{variant}-{data_digest(root)[:16]}", run) / "run"
 
 
 def kill_after_checkpoint(command: list[str], cwd: Path, checkpoint: Path, timeout: float = 90) -> None:
@@ -70,13 +81,9 @@ def load(path: Path) -> dict:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_sigkill_mid_epoch_then_same_command_resumes_exactly(synthetic_root: str, tmp_path: Path,
-                                                             variant: str) -> None:
+                                                             variant: str, build_once: Callable) -> None:
     extra = VARIANTS[variant]
-    reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
-    done = cli_subprocess(fit_command(synthetic_root, reference_dir, extra), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "cl-robust: starting fresh" in done.stdout
-
+    reference_dir, killed_dir = uninterrupted_run(build_once, synthetic_root, variant), tmp_path / "killed"
     kill_after_checkpoint(fit_command(synthetic_root, killed_dir, extra), tmp_path,
                           killed_dir / "checkpoints" / "epoch=0-step=4.ckpt")
     interrupted = load(killed_dir / "checkpoints" / "last.ckpt")

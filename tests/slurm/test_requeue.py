@@ -9,32 +9,42 @@
 - A job cancelled outright (``scancel``) and submitted again resumes from ``last.ckpt``, exactly too.
 
 Same tiny run as tests/reliability/test_kill_resume.py (2 epochs of 5 steps, a step checkpoint every
-2 steps, each step slowed by 0.3 s so that signals land mid-epoch).
+2 steps, each step slowed by 0.3 s). The job holds at the end of step 3, in the middle of the first
+epoch, until the signal has reached it (``pace.HoldForSignal``); the test signals once it holds, so the
+signal lands at that step however loaded the machine is.
 """
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from ..reliability.conftest import cli_subprocess, synthetic_root  # noqa: F401  (synthetic_root: a fixture)
+from ..reliability.conftest import synthetic_root  # noqa: F401  (synthetic_root: a fixture)
 from ..reliability.resume_checks import assert_batches_as_reference, assert_same_training_state
 from ..reliability.test_ddp_resume import RANKS, ddp_fit_command, ddp_reference
-from ..reliability.test_kill_resume import EPOCHS, fit_command, load
+from ..reliability.test_kill_resume import EPOCHS, fit_command, load, uninterrupted_run
 from .conftest import REPO, Cluster
 
 FIT_SCRIPT = REPO / "scripts" / "slurm_fit.sh"
 STEPS = 5 * EPOCHS
+HELD_AT = 3  # the job waits for the signal at the end of this step: after the step-2 checkpoint, mid first epoch
+
+
+def hold(run_dir: Path) -> dict:
+    """The callback that holds the job at ``HELD_AT`` until a signal reached it; it writes ``held_marker``."""
+    return {"class_path": "pace.HoldForSignal", "init_args": {"step": HELD_AT, "marker": str(held_marker(run_dir))}}
+
+
+def held_marker(run_dir: Path) -> Path:
+    return run_dir.parent / "held"
 
 
 @pytest.fixture(scope="module")
-def reference(synthetic_root: str, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: F811
-    """The last checkpoint of the same run, never interrupted, outside SLURM."""
-    folder = tmp_path_factory.mktemp("reference")
-    done = cli_subprocess(fit_command(synthetic_root, folder / "run"), cwd=folder)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return load(folder / "run" / "checkpoints" / "last.ckpt")
+def reference(synthetic_root: str, build_once: Callable) -> dict:  # noqa: F811
+    """The last checkpoint of the same run, never interrupted, outside SLURM (the kill test's too)."""
+    return load(uninterrupted_run(build_once, synthetic_root) / "checkpoints" / "last.ckpt")
 
 
 def submit_fit(slurm: Cluster, command: list[str], run_dir: Path, log: Path, *options: str) -> str:
@@ -52,9 +62,9 @@ def logged_loss_steps(run_dir: Path) -> list[int]:
 
 
 def signal_requeue_and_wait(slurm: Cluster, job: str, run_dir: Path, log: Path) -> int:
-    """Send the requeue signal after the step-2 checkpoint, let the requeued job run to the end; the step
-    the signal saved at, checked against the job's output and logs."""
-    slurm.wait(lambda: (run_dir / "checkpoints" / "epoch=0-step=2.ckpt").exists(), "step 2 checkpoint", 240)
+    """Send the requeue signal while the job holds at ``HELD_AT``, let the requeued job run to the end;
+    the step the signal saved at, checked against the job's output and logs."""
+    slurm.wait(lambda: held_marker(run_dir).exists(), f"hold at step {HELD_AT}", 240)
     slurm.command("scancel", "--signal=USR1", job)
     slurm.wait(lambda: slurm.jobs(job)[0]["Restarts"] == "1" and slurm.state(job) == "PENDING", "requeue", 60)
     # SLURM holds a requeued job for about two minutes (BeginTime); start it now.
@@ -67,7 +77,7 @@ def signal_requeue_and_wait(slurm: Cluster, job: str, run_dir: Path, log: Path) 
     saved = [line for line in output.splitlines() if line.startswith(f"cl-robust: saved {last} at step ")]
     assert len(saved) == 1 and f"requeued SLURM job {job}, which continues from it" in saved[0], output[-3000:]
     step = int(saved[0].split(" at step ")[1].split(";")[0])
-    assert 2 <= step < 5, "saved in the middle of the first epoch, after the signal"
+    assert step == HELD_AT, "saved at the end of the step the signal reached, in the middle of the first epoch"
     assert output.count(f"cl-robust: resuming from {last}") == 1
     assert logged_loss_steps(run_dir) == list(range(STEPS)), \
         "every step logged once: the rows before the requeue kept, the requeued job continuing after them"
@@ -78,19 +88,20 @@ def signal_requeue_and_wait(slurm: Cluster, job: str, run_dir: Path, log: Path) 
 def test_requeue_signal_saves_requeues_and_resumes_exactly(slurm: Cluster, synthetic_root: str,  # noqa: F811
                                                             tmp_path: Path, reference: dict) -> None:
     run_dir, log = tmp_path / "run", tmp_path / "job.out"
-    job = submit_fit(slurm, fit_command(synthetic_root, run_dir), run_dir, log)
+    job = submit_fit(slurm, fit_command(synthetic_root, run_dir, callbacks=[hold(run_dir)]), run_dir, log)
     signal_requeue_and_wait(slurm, job, run_dir, log)
     assert_same_training_state(reference, load(run_dir / "checkpoints" / "last.ckpt"), STEPS)
 
 
 @pytest.mark.slow
 def test_requeue_signal_under_srun_ddp_resumes_exactly(slurm: Cluster, synthetic_root: str,  # noqa: F811
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path, build_once: Callable) -> None:
     """Two ranks started by srun: both get the signal, agree on the step, save once, and the requeued
     job ends where an uninterrupted 2-rank run (started by Lightning, outside SLURM) ends."""
-    reference = ddp_reference(synthetic_root, tmp_path / "reference")
+    reference = ddp_reference(build_once, synthetic_root)
     run_dir, log = tmp_path / "run", tmp_path / "job.out"
-    job = submit_fit(slurm, ddp_fit_command(synthetic_root, run_dir), run_dir, log, f"--ntasks-per-node={RANKS}")
+    job = submit_fit(slurm, ddp_fit_command(synthetic_root, run_dir, [hold(run_dir)]), run_dir, log,
+                     f"--ntasks-per-node={RANKS}")
     step = signal_requeue_and_wait(slurm, job, run_dir, log)
     assert_same_training_state(load(reference / "checkpoints" / "last.ckpt"),
                                load(run_dir / "checkpoints" / "last.ckpt"), STEPS)
@@ -100,13 +111,12 @@ def test_requeue_signal_under_srun_ddp_resumes_exactly(slurm: Cluster, synthetic
 def test_cancelled_job_submitted_again_resumes_from_last_checkpoint(slurm: Cluster, synthetic_root: str,  # noqa: F811
                                                                     tmp_path: Path, reference: dict) -> None:
     run_dir, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
-    command = fit_command(synthetic_root, run_dir)
+    command = fit_command(synthetic_root, run_dir, callbacks=[hold(run_dir)])  # held once: not when resubmitted
     first = submit_fit(slurm, command, run_dir, tmp_path / "first.out")
-    slurm.wait(lambda: (run_dir / "checkpoints" / "epoch=0-step=2.ckpt").exists(), "step 2 checkpoint", 240)
+    slurm.wait(lambda: held_marker(run_dir).exists(), f"hold at step {HELD_AT}", 240)
     slurm.command("scancel", first)
     slurm.wait_ended(first, timeout=60)
     assert slurm.state(first) == "CANCELLED"
-    # Steps take 0.3 s: on a busy machine a few more pass before the cancellation lands.
     assert 0 < load(last)["global_step"] < STEPS, "cancelled before the end"
 
     again = submit_fit(slurm, command, run_dir, tmp_path / "again.out")
