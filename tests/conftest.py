@@ -44,14 +44,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="print the tests' wall and CPU seconds summed by room (tests/room_times.py)")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("room_times"):
-        spec = importlib.util.spec_from_file_location("room_times", Path(__file__).with_name("room_times.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        config.pluginmanager.register(module.RoomTimes(config), "room_times")
-
-
 def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity mask: a container's or ``taskset``'s share)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -128,9 +120,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The third-party warnings ``cl-robust`` silences as harmless (each with why, in cl_robust/commands/quiet.py)
-    stay out of the test report too: the tests drive Lightning directly, without the command's filters."""
+    """``--room-times``' report; and the third-party warnings ``cl-robust`` silences as harmless (each with
+    why, in cl_robust/commands/quiet.py) stay out of the test report too: the tests drive Lightning
+    directly, without the command's filters."""
     import re
+
+    if config.getoption("room_times"):
+        spec = importlib.util.spec_from_file_location("room_times", Path(__file__).with_name("room_times.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        config.pluginmanager.register(module.RoomTimes(config), "room_times")
 
     from cl_robust.commands.quiet import HARMLESS_PATTERNS, HARMLESS_WARNINGS
 
