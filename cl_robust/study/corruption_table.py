@@ -48,14 +48,18 @@ def corruption_rows(spec: StudySpec) -> list[dict[str, Any]]:
         if not summary:
             continue
         key = (run.dataset, run.scheme, scenario_label(run.scenario, run.length), run.eps)
-        cells.setdefault(key, []).append({"seed": run.seed, **cell_numbers(summary)})
+        cells.setdefault(key, []).append({"seed": run.seed, **cell_numbers(summary),
+                                          "per_corruption": summary.get("per_corruption") or {}})
         described.setdefault(key, {"corruptions": summary.get("corruptions"), "severities": summary.get("severities"),
                                    "cifar10c_set": summary.get("cifar10c_set")})
     rows = []
     for (dataset, scheme, scenario, eps), seeds in cells.items():
         rows.append({"dataset": dataset, "scheme": scheme, "scenario": scenario, "eps": eps,
                      "seeds": [entry["seed"] for entry in seeds], **described[(dataset, scheme, scenario, eps)],
-                     "numbers": {column: seed_stats(entry[column] for entry in seeds) for column in COLUMNS}})
+                     "numbers": {column: seed_stats(entry[column] for entry in seeds) for column in COLUMNS},
+                     # each corruption's accuracy, mean over its severities: mean ± sd over seeds (JSON only)
+                     "per_corruption": {name: seed_stats(entry["per_corruption"].get(name) for entry in seeds)
+                                        for name in seeds[0]["per_corruption"]}})
     return rows
 
 

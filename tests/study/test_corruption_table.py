@@ -64,6 +64,8 @@ def test_report_adds_the_corruption_table_and_figure(tmp_path: Path) -> None:
     st = rows[("sl", "st")]["numbers"]
     assert rows[("sl", "st")]["seeds"] == [0, 1] and st["clean"]["mean"] == pytest.approx(0.8)
     assert st["weather"]["n"] == 2 and st["blur"] is None
+    fog = rows[("sl", "st")]["per_corruption"]["fog"]  # mean over severities, then over seeds (shifts 0 and 0.2)
+    assert fog["values"] == pytest.approx([0.4, 0.5]) and fog["mean"] == pytest.approx(0.45)
     assert "figures/corruptions_cifar10_eps8.png" in summary["figures"]
     assert (spec.output / "figures" / "corruptions_cifar10_eps8.png").is_file()
     # the attack tables do not get 4 corruption columns: those live in their own section
