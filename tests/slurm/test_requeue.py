@@ -61,17 +61,32 @@ def logged_loss_steps(run_dir: Path) -> list[int]:
         return sorted(int(row["step"]) for row in csv.DictReader(file) if row.get("train/loss"))
 
 
+def processes_of(run_dir: Path) -> list[int]:
+    """Process ids whose command line names ``run_dir`` (Linux /proc): the job's ``cl-robust fit``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(run_dir).encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:  # the process ended while we looked
+            continue
+    return found
+
+
 def signal_requeue_and_wait(slurm: Cluster, job: str, run_dir: Path, log: Path) -> int:
     """Send the requeue signal while the job holds at ``HELD_AT``, let the requeued job run to the end;
     the step the signal saved at, checked against the job's output and logs."""
     slurm.wait(lambda: held_marker(run_dir).exists(), f"hold at step {HELD_AT}", 240)
     slurm.command("scancel", "--signal=USR1", job)
     slurm.wait(lambda: slurm.jobs(job)[0]["Restarts"] == "1" and slurm.state(job) == "PENDING", "requeue", 60)
+    # The first run's processes may still be ending (srun waits up to 7 s for its step): start the
+    # requeued job only once none of them is left, so the two never overlap on a loaded machine.
+    slurm.wait(lambda: not processes_of(run_dir), "the first run's processes to end", 120)
     # SLURM holds a requeued job for about two minutes (BeginTime); start it now.
     slurm.command("scontrol", "update", f"JobId={job}", "StartTime=now")
     slurm.wait_ended(job, timeout=240)
     output = log.read_text()
-    assert slurm.state(job) == "COMPLETED", output[-3000:]
+    assert slurm.state(job) == "COMPLETED", output[-3000:] + slurm.command("scontrol", "show", "job", job, check=False)
 
     last = run_dir / "checkpoints" / "last.ckpt"
     saved = [line for line in output.splitlines() if line.startswith(f"cl-robust: saved {last} at step ")]
