@@ -62,6 +62,21 @@ class RobustCLI(LightningCLI):
     overlay configs that set ``trainer.callbacks`` cannot drop it by replacing the list.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        arguments = kwargs.get("args")
+        self.asked_subcommand = arguments[0] if isinstance(arguments, list) and arguments else None
+        every, kept = LightningCLI.subcommands(), self.subcommands()
+        parser_kwargs = kwargs.get("parser_kwargs") or {}
+        kwargs["parser_kwargs"] = {key: value for key, value in parser_kwargs.items() if key not in every or key in kept}
+        super().__init__(*args, **kwargs)
+
+    def subcommands(self) -> dict[str, set[str]]:  # type: ignore[override]
+        """Lightning's subcommands, only the one ``args`` names when it names one: jsonargparse builds
+        each subcommand's parser from every signature it reaches (about a third of a small run's start,
+        four times over), and a run uses one. ``cl-robust fit --help`` still shows all of fit's options."""
+        every = LightningCLI.subcommands()
+        return {self.asked_subcommand: every[self.asked_subcommand]} if self.asked_subcommand in every else every
+
     def add_arguments_to_parser(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
