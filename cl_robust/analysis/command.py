@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "attacks and probes stay float32)")
     parser.add_argument("--threshold", type=float, default=0.9, help="CKA above which layers count as redundant")
     parser.add_argument("--no_probes", action="store_true", help="skip the per-layer linear probes")
+    parser.add_argument("--no_figures", action="store_true",
+                        help="write analysis.json only, without its figures (every number they draw is in it): "
+                             "drawing them is most of a tiny model's analysis")
     parser.add_argument("--probe_train_per_class", type=int, default=50,
                         help="training images per class for the probes")
     parser.add_argument("--no_baseline", action="store_true",

@@ -121,7 +121,7 @@ def analyze_share(device: torch.device, args: argparse.Namespace, folder: Path, 
     if not args.no_probes:
         report["probes"] = probe_report(args, datamodule, main_model, layers, kept_images, kept_labels, kept_adversarial,
                                    attack_labels, device)
-    figures = draw_figures(report, folder)
+    figures = [] if args.no_figures else draw_figures(report, folder)
     report["figures"] = [path.name for path in figures]
     (folder / "analysis.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.wandb:

@@ -63,12 +63,12 @@ def test_analyze_writes_matrices_scores_probes_and_figures(trained: tuple[str, P
         report["figures"])
 
 
-def test_all_layers_without_probes_or_attacks(trained: tuple[str, Path, Path], tmp_path: Path,
+def test_all_layers_without_probes_attacks_or_figures(trained: tuple[str, Path, Path], tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     root, sl, _ = trained
     code, _ = run_cli(["analyze", "--checkpoint", str(sl), "--data.root", root, "--batch_size", "8", "--layers",
                        "all", "--no_probes", "--adversarial", "none", "--num_batches", "1", "--precision", "bf16",
-                       "--output", str(tmp_path)], capsys)
+                       "--no_figures", "--output", str(tmp_path)], capsys)
     assert code == 0
     report = json.loads((tmp_path / "analysis.json").read_text())
     assert report["settings"]["feature_precision"] == "bf16"
@@ -77,6 +77,7 @@ def test_all_layers_without_probes_or_attacks(trained: tuple[str, Path, Path], t
     assert "encoder.layer1.0.relu#1" in report["layers"]  # a ReLU applied twice per block: both calls
     assert not any(name.startswith(("train_accuracy", "augment")) for name in report["layers"])
     assert report["adversarial"] == {} and "probes" not in report
+    assert report["figures"] == [] and not list(tmp_path.glob("*.png"))  # --no_figures: analysis.json only
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
