@@ -1,7 +1,10 @@
 """Shared test settings: no network logging, few threads, deterministic seeds, and how the suite is
 spread over CPU cores with pytest-xdist (``make test`` runs ``pytest -n auto``; tests/README.md).
 
-- ``-n auto`` starts one worker per usable CPU (the CPUs this process may run on, not the machine's).
+- ``-n auto`` starts one worker per usable CPU (the CPUs this process may run on, not the machine's),
+  plus one: a fifth of the suite's wall time is tests waiting on the programs they started (a SLURM
+  cluster's jobs, DDP ranks meeting, a run being killed and resumed), and the extra worker keeps the
+  cores busy meanwhile.
 - A worker runs torch, and the programs its tests start, on one thread: two busy workers with two
   threads each on two cores ran the tests 2-4x slower than with one thread each.
 - Tests that share a module-scoped fixture, or a machine-wide resource (``EXCLUSIVE_FIXTURES``: the
@@ -50,10 +53,10 @@ def usable_cpus() -> int:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: one worker per usable CPU (xdist's own count is the machine's physical cores);
-    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides it."""
+    """``-n auto``: one worker per usable CPU plus one for the tests that mostly wait (xdist's own
+    count is the machine's physical cores); ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides it."""
     requested = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
-    return int(requested) if requested else usable_cpus()
+    return int(requested) if requested else usable_cpus() + 1
 
 
 def _shared_fixture_keys(item: pytest.Item) -> list[str]:
