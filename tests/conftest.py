@@ -2,9 +2,8 @@
 spread over CPU cores with pytest-xdist (``make test`` runs ``pytest -n auto``; tests/README.md).
 
 - ``-n auto`` starts one worker per usable CPU (the CPUs this process may run on, not the machine's),
-  plus one: a fifth of the suite's wall time is tests waiting on the programs they started (a SLURM
-  cluster's jobs, DDP ranks meeting, a run being killed and resumed), and the extra worker keeps the
-  cores busy meanwhile.
+  plus one for the stretches where tests wait on the programs they started (a SLURM cluster's jobs,
+  DDP ranks meeting, a run being killed and resumed).
 - A worker runs torch, and the programs its tests start, on one thread: two busy workers with two
   threads each on two cores ran the tests 2-4x slower than with one thread each.
 - Tests that share a module-scoped fixture, or a machine-wide resource (``EXCLUSIVE_FIXTURES``: the
