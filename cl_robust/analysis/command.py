@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no_probes", action="store_true", help="skip the per-layer linear probes")
     parser.add_argument("--no_figures", action="store_true",
                         help="write analysis.json only, without its figures (every number they draw is in it): "
-                             "drawing them is most of a tiny model's analysis")
+                             "drawing them was about 40%% of a tiny model's analysis")
     parser.add_argument("--probe_train_per_class", type=int, default=50,
                         help="training images per class for the probes")
     parser.add_argument("--no_baseline", action="store_true",
