@@ -1,5 +1,5 @@
 # Set-up and the two main jobs. Every target creates the virtual environment it needs.
-#   make test   - install (first time) and run the test suite, one worker per usable CPU plus one (tests/README.md)
+#   make test   - install (first time) and run the test suite, one worker per usable CPU (tests/README.md)
 #   make demo   - install, get CIFAR-10 if needed, run the quick study (every scheme and scenario)
 PYTHON ?= python3
 VENV ?= .venv

@@ -1,9 +1,8 @@
 """Shared test settings: no network logging, few threads, deterministic seeds, and how the suite is
 spread over CPU cores with pytest-xdist (``make test`` runs ``pytest -n auto``; tests/README.md).
 
-- ``-n auto`` starts one worker per usable CPU (the CPUs this process may run on, not the machine's),
-  plus one for the stretches where tests wait on the programs they started (a SLURM cluster's jobs,
-  DDP ranks meeting, a run being killed and resumed).
+- ``-n auto`` starts one worker per usable CPU (the CPUs this process may run on, not the machine's);
+  one more was slower (tests/README.md).
 - A worker runs torch, and the programs its tests start, on one thread: two busy workers with two
   threads each on two cores ran the tests 2-4x slower than with one thread each.
 - Tests that share a module-scoped fixture, or a machine-wide resource (``EXCLUSIVE_FIXTURES``: the
@@ -52,10 +51,10 @@ def usable_cpus() -> int:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: one worker per usable CPU plus one for the tests that mostly wait (xdist's own
-    count is the machine's physical cores); ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides it."""
+    """``-n auto``: one worker per usable CPU (xdist's own count is the machine's physical cores);
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides it."""
     requested = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
-    return int(requested) if requested else usable_cpus() + 1
+    return int(requested) if requested else usable_cpus()
 
 
 def _shared_fixture_keys(item: pytest.Item) -> list[str]:
