@@ -141,7 +141,7 @@ class ForkServerLauncher:
     def __init__(self, environment: dict[str, str] | None = None) -> None:
         self.server: subprocess.Popen | None = None
         self.environment = dict(environment or {})
-        self.key = _server_key(self.environment)
+        self.key: tuple[Any, ...] = ()  # what the server was started or taken with (set in _start)
         self.busy = False  # a request written, its reply not read yet
 
     def _start(self) -> subprocess.Popen:
