@@ -243,3 +243,13 @@ def user_models(monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.syspath_prepend(folder)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [*folders, os.environ.get("PYTHONPATH")])))
     return folders[0]
+
+
+@pytest.fixture(scope="session")
+def warm_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """This worker's warm ``cl-robust`` server (``tests/warm_process.py``): started on first use."""
+    from .warm_process import WarmServer
+
+    server = WarmServer(tmp_path_factory.mktemp("warm"), dict(os.environ))
+    yield server
+    server.close()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .warm_process import WarmServer
+
 REPO = Path(__file__).resolve().parents[1]
 MARKER = "<!-- readme-test: tests/test_readme.py runs this block -->"
 #: The "Your own model" block, run on its own (generated 64-pixel images, no real data needed).
@@ -42,8 +44,9 @@ def test_every_command_block_is_run_or_says_why_not() -> None:
 
 @pytest.mark.slow  # nine cl-robust commands (the last a study of 8 runs), a few minutes on 2 CPU cores
 @pytest.mark.real_data
-def test_the_readme_first_hour_runs_verbatim(real_cifar_root: str, tmp_path: Path) -> None:
-    done = run_block("\n".join(runnable_blocks((REPO / "README.md").read_text())), tmp_path, real_cifar_root)
+def test_the_readme_first_hour_runs_verbatim(real_cifar_root: str, tmp_path: Path, warm_server: WarmServer) -> None:
+    done = run_block("\n".join(runnable_blocks((REPO / "README.md").read_text())), tmp_path, warm_server,
+                     real_cifar_root)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "Traceback" not in done.stderr
     report = json.loads((tmp_path / "results" / "first" / "robustness.json").read_text())
@@ -58,21 +61,28 @@ def test_the_readme_first_hour_runs_verbatim(real_cifar_root: str, tmp_path: Pat
     assert (tmp_path / "results" / "laptop" / "report.md").is_file()
 
 
-def run_block(script: str, cwd: Path, data_root: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a README block with bash -euo pipefail in ``cwd`` (which links ``examples``), ``cl-robust`` on the PATH."""
+def run_block(script: str, cwd: Path, warm_server: WarmServer,
+              data_root: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a README block with bash -euo pipefail in ``cwd`` (which links ``examples``), ``cl-robust`` on the PATH.
+
+    Its ``cl-robust`` lines run in processes forked from a warm server (tests/warm_process.py): each is
+    still its own process with its own output and exit status, without a fresh interpreter's 8 CPU-s of
+    imports (the console script itself runs fresh in tests/slurm/test_study_array.py, the
+    interpreter's import-time output in tests/test_quiet_output.py)."""
     (cwd / "examples").symlink_to(REPO / "examples")
     env = dict(os.environ, WANDB_MODE="disabled", OMP_NUM_THREADS="1",
                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     if data_root is not None:
         env["CL_ROBUST_DATA"] = data_root
+    env = warm_server.path_env(env)
     return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=1800)
 
 
 @pytest.mark.slow  # nine commands, seven of them cl-robust, a ResNet-18 at 64 pixels
-def test_the_readme_own_model_block_runs_verbatim(tmp_path: Path) -> None:
+def test_the_readme_own_model_block_runs_verbatim(tmp_path: Path, warm_server: WarmServer) -> None:
     (script,) = runnable_blocks((REPO / "README.md").read_text(), OWN_MODEL_MARKER)
-    done = run_block(script, tmp_path)
+    done = run_block(script, tmp_path, warm_server)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "Traceback" not in done.stderr
     ours = json.loads((tmp_path / "own/results/ours/robustness.json").read_text())

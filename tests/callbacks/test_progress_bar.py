@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +10,8 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 
 from cl_robust.callbacks.progress import RunProgressBar, default_progress_bar, epoch_description
 from cl_robust.data.synthetic import write_synthetic_cifar
+
+from ..warm_process import WarmServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,17 +39,17 @@ def test_the_cli_adds_it_where_lightning_would_add_its_own() -> None:
     assert default_progress_bar({"callbacks": [TQDMProgressBar()]}) == []
 
 
-def test_a_fit_bounded_by_max_steps_shows_where_it_ends(tmp_path: Path) -> None:
+def test_a_fit_bounded_by_max_steps_shows_where_it_ends(tmp_path: Path, warm_server: WarmServer) -> None:
     root = write_synthetic_cifar(str(tmp_path / "data"), "cifar10", 4, 2, layout="torchvision")
     run = tmp_path / "run"
     env = dict(os.environ, WANDB_MODE="disabled", OMP_NUM_THREADS="1", COLUMNS="120")
-    done = subprocess.run([sys.executable, "-m", "cl_robust.cli", "fit", "--config",
+    done = warm_server.run(["fit", "--config",
                            str(REPO / "examples" / "configs" / "pretrain" / "sl.yaml"),
                            "--model.init_args.backbone", "resnet_tiny", "--data.init_args.root", root,
                            "--data.init_args.batch_size", "8", "--trainer.max_steps", "2", "--trainer.max_epochs",
                            "-1", "--trainer.limit_val_batches", "0", "--trainer.accelerator", "cpu",
                            "--trainer.enable_model_summary", "false", "--trainer.default_root_dir", str(run),
                            "--trainer.logger.init_args.save_dir", str(run), "--checkpoint.dirpath",
-                           str(run / "checkpoints")], capture_output=True, text=True, env=env, timeout=300)
+                           str(run / "checkpoints")], cwd=tmp_path, env=env, timeout=300)  # its own process
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Epoch 0 (ends at step 2)" in done.stdout and "/-2" not in done.stdout, done.stdout[-2000:]

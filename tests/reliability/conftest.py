@@ -11,6 +11,8 @@ import pytest
 
 from cl_robust.data.synthetic import write_synthetic_cifar
 
+from ..warm_process import WarmServer
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "examples" / "configs"
 HERE = Path(__file__).resolve().parent
@@ -72,7 +74,12 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
-def cli_subprocess(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m cl_robust.cli args`` to the end."""
+def cli_subprocess(args: list[str], cwd: Path, timeout: float = 120,
+                   warm_server: WarmServer | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m cl_robust.cli args`` to the end; with ``warm_server``, as a process forked from it
+    (tests/warm_process.py: its own process, without a fresh interpreter's imports). Not for DDP runs:
+    Lightning starts the other ranks by running this process's command line again."""
+    if warm_server is not None:
+        return warm_server.run(args, cwd=cwd, env=subprocess_env(), timeout=timeout)
     return subprocess.run([sys.executable, "-m", "cl_robust.cli", *args], cwd=cwd, env=subprocess_env(),
                           capture_output=True, text=True, timeout=timeout)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ..warm_process import WarmServer
 from .conftest import CONFIGS, cli_in_process, cli_subprocess, error_lines, run_dir_args, tiny_args
 
 CL, SL = str(CONFIGS / "pretrain" / "cl.yaml"), str(CONFIGS / "pretrain" / "sl.yaml")
@@ -203,8 +204,8 @@ SUBPROCESS_CASES = {
 
 
 @pytest.mark.parametrize("case", list(SUBPROCESS_CASES))
-def test_bad_input_in_a_real_process(case: str, synthetic_root: str, tmp_path: Path) -> None:
+def test_bad_input_in_a_real_process(case: str, synthetic_root: str, tmp_path: Path, warm_server: WarmServer) -> None:
     done = cli_subprocess(["fit", "--config", SL, *tiny_args(synthetic_root), *run_dir_args(tmp_path / "run"),
-                           *SUBPROCESS_CASES[case]], cwd=tmp_path)
+                           *SUBPROCESS_CASES[case]], cwd=tmp_path, warm_server=warm_server)
     assert done.returncode == 2
     assert len(error_lines(done.stderr)) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]

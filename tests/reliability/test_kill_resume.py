@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ..warm_process import WarmServer
 from .conftest import CONFIGS, cli_subprocess, data_digest, run_dir_args, subprocess_env, tiny_args
 
 EPOCHS = 2  # 5 batches an epoch: steps 1..10, checkpoints every 2 steps, so step 4 is mid-epoch
@@ -34,11 +35,13 @@ def fit_command(root: str, run_dir: Path, extra: Sequence[str] = (), callbacks: 
             "--checkpoint.every_n_train_steps", "2", "--trainer.callbacks", pause]
 
 
-def uninterrupted_run(build_once: Callable, root: str, variant: str = "standard") -> Path:
+def uninterrupted_run(build_once: Callable, root: str, variant: str = "standard",
+                      warm_server: WarmServer | None = None) -> Path:
     """The run folder of ``fit_command`` on ``root`` (the reliability tests' generated data) run to the
     end without interruption: once per test run, shared by the kill and SLURM tests that compare with it."""
     def run(folder: Path) -> None:
-        done = cli_subprocess(fit_command(root, folder / "run", VARIANTS[variant]), cwd=folder)
+        done = cli_subprocess(fit_command(root, folder / "run", VARIANTS[variant]), cwd=folder,
+                              warm_server=warm_server)
         assert done.returncode == 0, done.stderr[-3000:]
         assert "cl-robust: starting fresh" in done.stdout
 
@@ -81,15 +84,16 @@ def load(path: Path) -> dict:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_sigkill_mid_epoch_then_same_command_resumes_exactly(synthetic_root: str, tmp_path: Path,
-                                                             variant: str, build_once: Callable) -> None:
+                                                             variant: str, build_once: Callable,
+                                                             warm_server: WarmServer) -> None:
     extra = VARIANTS[variant]
-    reference_dir, killed_dir = uninterrupted_run(build_once, synthetic_root, variant), tmp_path / "killed"
+    reference_dir, killed_dir = uninterrupted_run(build_once, synthetic_root, variant, warm_server), tmp_path / "killed"
     kill_after_checkpoint(fit_command(synthetic_root, killed_dir, extra), tmp_path,
                           killed_dir / "checkpoints" / "epoch=0-step=4.ckpt")
     interrupted = load(killed_dir / "checkpoints" / "last.ckpt")
     assert 0 < interrupted["global_step"] < 5, "killed in the middle of the first epoch"
 
-    resumed = cli_subprocess(fit_command(synthetic_root, killed_dir, extra), cwd=tmp_path)
+    resumed = cli_subprocess(fit_command(synthetic_root, killed_dir, extra), cwd=tmp_path, warm_server=warm_server)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"cl-robust: resuming from {killed_dir / 'checkpoints' / 'last.ckpt'}" in resumed.stdout
 

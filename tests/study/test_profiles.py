@@ -11,6 +11,8 @@ import pytest
 from cl_robust.study.configs import compose
 from cl_robust.study.grid import load_spec
 
+from ..warm_process import WarmServer
+
 STUDY = Path(__file__).resolve().parents[2] / "examples" / "study"
 
 
@@ -64,15 +66,15 @@ def test_field_profile_carries_the_published_recipes(tmp_path: Path) -> None:
     assert set(spec.raw["evaluate"]["attacks"]) >= {"pgd20", "autoattack"}
 
 
-def test_slurm_script_submits_dependent_arrays(tmp_path: Path) -> None:
+def test_slurm_script_submits_dependent_arrays(tmp_path: Path, warm_server: WarmServer) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "sbatch.log"
     sbatch = bin_dir / "sbatch"
     sbatch.write_text(f'#!/bin/bash\necho "$@" >> {log}\necho $((1000 + $(wc -l < {log})))\n')
     sbatch.chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CL_ROBUST": f"{sys.executable} -m cl_robust.cli",
-           "PYTHON": sys.executable}
+    env = warm_server.path_env({**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHON": sys.executable})
+    env["CL_ROBUST"] = str(warm_server.shim_folder / "cl-robust")  # the script's cl-robust calls, run warm
     output = tmp_path / "out"
     result = subprocess.run(["bash", str(STUDY / "slurm_array.sh"), str(STUDY / "smoke.yaml"), str(output)],
                             env=env, capture_output=True, text=True, timeout=300)
