@@ -3,9 +3,9 @@
 Both compute the minibatch unbiased CKA (Nguyen et al. 2021) over the block outputs of the
 same model on the same random images and batches. The model is cl_robust's CIFAR ResNet
 (``--backbone``) or, with ``--model SPEC``, one the library did not define (``torchvision:resnet18``:
-torchvision's ImageNet ResNet-18, its blocks and pooling), at ``--image-size``. Each measurement runs in a fresh
-subprocess; peak memory is the largest resident-set growth over the measured call, sampled
-every 2 ms. Our memory should stay flat as the number of images grows.
+torchvision's ImageNet ResNet-18, its blocks and pooling), at ``--image-size``. Each measurement runs in its
+own process, forked after the imports (a fresh interpreter would spend seconds importing them again); peak
+memory is the largest resident-set growth over the measured call, sampled every 2 ms. Our memory should stay flat as the number of images grows.
 
     python benchmarks/cka.py                # 2,000 images, about 2 minutes on 2 CPU cores
     python benchmarks/cka.py --images 500   # other sizes
@@ -23,14 +23,14 @@ The last line is ``cka ratio: <torch_cka time / our time> (target 5)``.
 from __future__ import annotations
 
 import argparse
-import json
+import multiprocessing
 import os
-import subprocess
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from typing import Any
 
 import torch
@@ -38,6 +38,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._common import block_cka_matrix, count  # noqa: E402
+from cl_robust.analysis import block_names  # noqa: E402
+from cl_robust.models.backbones import build_backbone  # noqa: E402
+from cl_robust.models.foreign import build_module  # noqa: E402
 
 #: How far bf16 features may move our CKA matrix for that run to count in the ratio.
 BF16_TOLERANCE = 1e-3
@@ -84,12 +87,8 @@ def reference(model: torch.nn.Module, layers: list[str], images: torch.Tensor, b
     return cka.export()["CKA"]
 
 
-def worker(args: argparse.Namespace) -> None:
-    """One measurement in this (fresh) process; prints a JSON line."""
-    from cl_robust.analysis import block_names
-    from cl_robust.models.backbones import build_backbone
-    from cl_robust.models.foreign import build_module
-
+def worker(args: argparse.Namespace) -> dict[str, Any]:
+    """One measurement, in a process of its own (:func:`spawn`): seconds, peak memory, layers, CKA matrix."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = (build_module(args.model, option="--model") if args.model else build_backbone(args.backbone)).eval()
@@ -105,19 +104,31 @@ def worker(args: argparse.Namespace) -> None:
     with torch.no_grad():
         block_cka_matrix(model, layers, images[: args.batch_size], args.batch_size, args.precision)  # warm-up: kernel setup
     matrix, seconds, peak = measure(run)
-    print(json.dumps({"seconds": seconds, "peak_bytes": peak, "layers": layers, "cka": matrix.tolist()}))
+    return {"seconds": seconds, "peak_bytes": peak, "layers": layers, "cka": matrix.tolist()}
+
+
+def _measure_and_send(args: argparse.Namespace, connection: Connection) -> None:
+    connection.send(worker(args))
+    connection.close()
 
 
 def spawn(args: argparse.Namespace, which: str, images: int, precision: str = "32") -> dict[str, Any]:
-    command = [
-        sys.executable, os.path.abspath(__file__), "--worker", which, "--images", str(images),
-        "--batch-size", str(args.batch_size), "--backbone", args.backbone, "--threads", str(args.threads),
-        "--precision", precision, "--image-size", str(args.image_size),
-    ] + (["--model", args.model] if args.model else [])  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"{which} run failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """:func:`worker` in a forked child: its memory growth is its own; this process never runs a torch
+    operation before the last fork, so no child inherits a busy thread pool."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    measurement = argparse.Namespace(**{**vars(args), "worker": which, "images": images, "precision": precision})
+    child = context.Process(target=_measure_and_send, args=(measurement, send))
+    child.start()
+    send.close()
+    try:
+        result = receive.recv()
+    except EOFError:
+        result = None
+    child.join()
+    if child.exitcode != 0 or result is None:
+        sys.exit(f"{which} run failed (exit status {child.exitcode}); its error is above")
+    return result
 
 
 def main() -> None:
@@ -132,12 +143,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=count(8), default=32, help="side of the random images (default 32)")
     parser.add_argument("--threads", type=count(), default=2, help="torch threads per run (default 2)")
     parser.add_argument("--quick", action="store_true", help="tiny backbone and 64 images: a smoke run")
-    parser.add_argument("--worker", choices=["ours", "torch_cka"], help=argparse.SUPPRESS)
-    parser.add_argument("--precision", choices=["32", "bf16"], default="32", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        worker(args)
-        return
     scaling_sizes = (1000, 4000)
     if args.quick:
         args.images, args.batch_size, args.backbone = 64, 16, "resnet_tiny"
