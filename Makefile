@@ -1,6 +1,6 @@
 # Set-up and the two main jobs. Every target creates the virtual environment it needs.
 #   make test   - install (first time) and run the test suite, one worker per usable CPU (tests/README.md)
-#   make demo   - install, get CIFAR-10 if needed, run the quick study (every scheme and scenario)
+#   make demo   - install, get CIFAR-10 if needed, run the quick study: C1 and C3 for sl, 3 seeds, 2 runs at once
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -40,7 +40,7 @@ data: venv
 	fi
 
 demo: venv data
-	$(VENV)/bin/cl-robust study --config examples/study/quick.yaml
+	$(VENV)/bin/cl-robust study --config examples/study/quick.yaml --jobs 2
 
 clean:
 	rm -rf $(VENV) runs results lightning_logs

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ..warm_process import WarmServer
 from .conftest import write_grid
 
 
@@ -31,7 +32,7 @@ def interrupt_after(path: Path, process: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow  # a small study, interrupted and resumed in real processes
-def test_ctrl_c_ends_with_one_line_and_the_same_command_resumes(tmp_path: Path) -> None:
+def test_ctrl_c_ends_with_one_line_and_the_same_command_resumes(tmp_path: Path, warm_server: WarmServer) -> None:
     grid = write_grid(tmp_path, schemes=["sl"], scenarios=["st"])
     output = tmp_path / "out"
     command = [sys.executable, "-m", "cl_robust.cli", "study", "--config", str(grid), "--output", str(output)]
@@ -47,7 +48,7 @@ def test_ctrl_c_ends_with_one_line_and_the_same_command_resumes(tmp_path: Path) 
     assert f"runs done and kept in {output / 'runs'}" in lines[0]
     resume = lines[0].split("resume with: ", 1)[1]
     assert resume == f"cl-robust study --config {grid} --output {output}"
-    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    again = warm_server.run(command[3:], cwd=tmp_path, env=env, timeout=600)  # the same command, its own process
     assert again.returncode == 0, again.stderr[-3000:]
     assert (output / "report.md").is_file() and first.is_file()
     assert "pretrain-cifar10-sl-st: done" not in again.stdout  # kept, not run again

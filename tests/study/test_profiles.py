@@ -16,10 +16,10 @@ from ..warm_process import WarmServer
 STUDY = Path(__file__).resolve().parents[2] / "examples" / "study"
 
 
-@pytest.mark.parametrize(("profile", "cells", "backbone"), [("smoke", 34, "resnet_tiny"), ("quick", 16, "resnet_tiny"),
+@pytest.mark.parametrize(("profile", "cells", "backbone"), [("smoke", 34, "resnet_tiny"), ("quick", 6, "resnet_tiny"),
                                                              ("paper", 68, "resnet50"), ("cpu", 27, "resnet18"),
                                                              ("field", 3, "resnet18")])
-def test_profiles_expand_to_every_scheme_and_scenario(tmp_path: Path, profile: str, cells: int, backbone: str) -> None:
+def test_profiles_expand_to_their_cells_and_compose(tmp_path: Path, profile: str, cells: int, backbone: str) -> None:
     spec = load_spec(STUDY / f"{profile}.yaml")
     assert len(spec.cells()) == cells and spec.raw["backbone"] == backbone
     for run in spec.runs:
@@ -48,6 +48,19 @@ def test_cpu_profile_can_show_the_effects(tmp_path: Path) -> None:
     assert config["seed_everything"] == 1 and config["data"]["init_args"]["per_class"] == 2000
     contrastive = compose(spec, spec.run("pretrain-cifar10-cl-st-seed0"), tmp_path, None)
     assert contrastive["model"]["init_args"]["optimizer"] == "adam" and contrastive["trainer"]["max_epochs"] == 6
+
+
+def test_quick_profile_is_the_demo_of_c1_and_c3_for_sl(tmp_path: Path) -> None:
+    """`make demo`: sl st and at, 3 seeds (so each claim has an interval), PGD-2 adversarial training,
+    CKA on clean images only, no probes (neither is read by C1 or C3)."""
+    spec = load_spec(STUDY / "quick.yaml")
+    assert {(run.scheme, run.scenario, run.seed) for run in spec.runs} == {
+        ("sl", scenario, seed) for scenario in ("st", "at") for seed in (0, 1, 2)}
+    config = compose(spec, spec.run("pretrain-cifar10-sl-at-eps8-seed2"), tmp_path, None)
+    attack = config["adversarial"]["init_args"]
+    assert (attack["eps"], attack["steps"], attack["step_size"]) == ("8/255", 2, 0.02)
+    assert config["trainer"]["max_steps"] == 350 and config["seed_everything"] == 2
+    assert spec.raw["analyze"]["adversarial"] == ["none"] and spec.raw["analyze"]["no_probes"] is True
 
 
 def test_field_profile_carries_the_published_recipes(tmp_path: Path) -> None:
