@@ -59,7 +59,7 @@ def test_quick_profile_is_the_demo_of_c1_and_c3_for_sl(tmp_path: Path) -> None:
     config = compose(spec, spec.run("pretrain-cifar10-sl-at-eps8-seed2"), tmp_path, None)
     attack = config["adversarial"]["init_args"]
     assert (attack["eps"], attack["steps"], attack["step_size"]) == ("8/255", 2, 0.02)
-    assert config["trainer"]["max_steps"] == 350 and config["seed_everything"] == 2
+    assert config["trainer"]["max_steps"] == 400 and config["seed_everything"] == 2
     assert spec.raw["analyze"]["adversarial"] == ["none"] and spec.raw["analyze"]["no_probes"] is True
 
 
