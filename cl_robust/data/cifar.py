@@ -265,12 +265,12 @@ def _sorted_by_label(images: torch.Tensor, labels: torch.Tensor, classes: list[s
     return Split(images[order].contiguous(), labels[order].contiguous(), classes)
 
 
-def _cached(files: Sequence[Path], decode: Callable[[], Split], extra: str = "") -> Split:
+def _cached(files: Sequence[str | Path], decode: Callable[[], Split], extra: str = "") -> Split:
     """Return ``decode()``, memoised in the process and in a ``.pt`` file keyed by the files' state."""
     stamp = hashlib.sha256()
     stamp.update(f"{extra}|{len(files)}".encode())
     for file in files:
-        stamp.update(f"|{file}|{file.stat().st_mtime_ns}".encode())
+        stamp.update(f"|{file}|{os.stat(file).st_mtime_ns}".encode())
     key = stamp.hexdigest()[:32]
     if key in _MEMORY_CACHE:
         return _MEMORY_CACHE[key]

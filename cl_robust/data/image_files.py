@@ -24,16 +24,23 @@ def size_text(width: int, height: int) -> str:
     return f"{width}x{height}"
 
 
-def class_files(split_dir: Path, classes: Sequence[str]) -> tuple[list[Path], list[int]]:
-    """The image files of every class folder (sorted) and their labels (the class's position in ``classes``).
+def class_files(split_dir: Path, classes: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The paths of the image files of every class folder (sorted by name) and their labels (the class's
+    position in ``classes``).
 
     ConfigError when a class folder holds no image: training would silently use fewer classes.
     """
-    files: list[Path] = []
+    files: list[str] = []
     labels: list[int] = []
     for label, name in enumerate(classes):
-        found = sorted(p for p in (split_dir / name).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        files.extend(found)
+        # os.scandir, names sorted as strings, paths as strings: the same order as sorting Paths (one
+        # folder), without a stat, a Path and Path comparisons per file (seconds for CIFAR's 60,000
+        # files, paid by every run).
+        folder = os.path.join(split_dir, name)
+        with os.scandir(folder) as entries:
+            found = sorted(entry.name for entry in entries
+                           if entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES)
+        files.extend(os.path.join(folder, file_name) for file_name in found)
         labels.extend([label] * len(found))
     empty = [name for label, name in enumerate(classes) if label not in set(labels)]
     if files and empty:
@@ -43,7 +50,7 @@ def class_files(split_dir: Path, classes: Sequence[str]) -> tuple[list[Path], li
     return files, labels
 
 
-def decode_images(files: Sequence[Path], image_size: int, resize: bool, where: str,
+def decode_images(files: Sequence[str | Path], image_size: int, resize: bool, where: str,
                   fix: str) -> tuple[torch.Tensor, dict[str, int]]:
     """``files`` as one uint8 tensor [N, 3, S, S] (S = ``image_size``) and the count of images resized, by size.
 
@@ -65,7 +72,7 @@ def decode_images(files: Sequence[Path], image_size: int, resize: bool, where: s
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous(), resized
 
 
-def _decode(file: Path, image_size: int, resize: bool) -> tuple[np.ndarray | None, tuple[int, int]]:
+def _decode(file: str | Path, image_size: int, resize: bool) -> tuple[np.ndarray | None, tuple[int, int]]:
     """(RGB array, original (width, height)); the array is None for an image of another size that may not be resized."""
     from PIL import Image
 
