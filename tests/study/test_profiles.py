@@ -61,6 +61,7 @@ def test_quick_profile_is_the_demo_of_c1_and_c3_for_sl(tmp_path: Path) -> None:
     assert (attack["eps"], attack["steps"], attack["step_size"]) == ("8/255", 2, 0.02)
     assert config["trainer"]["max_steps"] == 400 and config["seed_everything"] == 2
     assert spec.raw["analyze"]["adversarial"] == ["none"] and spec.raw["analyze"]["no_probes"] is True
+    assert spec.raw["evaluate"]["attacks"] == ["clean", "pgd20:steps=5:step=4/255"]  # TM-II, read by C3
 
 
 def test_field_profile_carries_the_published_recipes(tmp_path: Path) -> None:
