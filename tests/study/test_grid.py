@@ -1,6 +1,7 @@
 """The grid file: expansion into a DAG of runs, and one clear line (exit 2) for bad input."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from cl_robust.study.grid import eps_tag, load_spec, spec_from_dict
 from cl_robust.study.records import claim_output
 from cl_robust.study.tools import tool_argv
 
+from ..warm_process import WarmServer
 from .conftest import smoke_grid, study, study_process, write_grid
 
 
@@ -74,14 +76,16 @@ def test_bad_grid_is_refused_with_the_valid_names(tmp_path: Path, change: dict, 
     assert message in str(error.value)
 
 
-def test_bad_grid_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_bad_grid_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path, warm_server: WarmServer) -> None:
     output = tmp_path / "out"
     result = study_process("--config", str(write_grid(tmp_path, schemes=["sl", "moco"])), "--output", str(output))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "cl-robust: error: schemes: unknown scheme 'moco'; valid: sl, cl, scl, cl+scl, cl+sl, scl+sl"]
     assert not output.exists()
-    jobs = study_process("--config", str(write_grid(tmp_path)), "--output", str(output), "--jobs", "0")
+    # The fresh process above shows no import-time output; this one can run forked from the warm server.
+    jobs = warm_server.run(["study", "--config", str(write_grid(tmp_path)), "--output", str(output), "--jobs", "0"],
+                           cwd=tmp_path, env=dict(os.environ))
     assert jobs.returncode == 2 and jobs.stderr.strip().splitlines() == [
         "cl-robust: error: --jobs must be an integer >= 1 (runs at once); got 0"]
     assert not output.exists()
