@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ..warm_process import WarmServer
 from .conftest import REPO, Cluster
 
 ARRAY_SCRIPT = REPO / "examples" / "study" / "slurm_array.sh"
@@ -42,13 +43,18 @@ def grid() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def study(slurm: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Submit the grid through slurm_array.sh, run it locally meanwhile, wait for both."""
+def study(slurm: Cluster, tmp_path_factory: pytest.TempPathFactory, warm_server: WarmServer) -> dict[str, Any]:
+    """Submit the grid through slurm_array.sh, run it locally meanwhile, wait for both.
+
+    The array tasks' ``cl-robust`` (the script's ``CL_ROBUST``) is the warm server's shim: each task is
+    still a SLURM job whose exit status is its run's, without a fresh interpreter's imports; the local
+    run is the console script in a fresh process."""
     folder = tmp_path_factory.mktemp("study")
     grid_file = folder / "grid.yaml"
     grid_file.write_text(yaml.safe_dump(grid()))
-    submitted = subprocess.run([str(ARRAY_SCRIPT), str(grid_file), str(folder / "slurm")], cwd=folder,
-                               env=dict(slurm.env, GPUS_PER_TASK="0", CPUS_PER_TASK="1"),
+    env = warm_server.path_env(dict(slurm.env, GPUS_PER_TASK="0", CPUS_PER_TASK="1"))
+    env["CL_ROBUST"] = str(warm_server.shim_folder / "cl-robust")
+    submitted = subprocess.run([str(ARRAY_SCRIPT), str(grid_file), str(folder / "slurm")], cwd=folder, env=env,
                                capture_output=True, text=True, timeout=300)
     assert submitted.returncode == 0, submitted.stderr[-3000:]
     jobs = dict(re.findall(r"(\w+) (\d+)", submitted.stdout.splitlines()[0]))
