@@ -81,6 +81,9 @@ def _run_request(request: dict, descriptors: list[int]) -> None:
     """In the forked child: become the requested process, run it, exit with its status."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Imported here: the shim imports this module without site-packages.
+    from cl_robust.study.forkserver import exit_status
+
     code = 1
     try:
         for target, descriptor in enumerate(descriptors):
@@ -95,21 +98,15 @@ def _run_request(request: dict, descriptors: list[int]) -> None:
         for entry in reversed(request["env"].get("PYTHONPATH", "").split(os.pathsep)):
             if entry and entry not in sys.path:
                 sys.path.insert(0, entry)
-        try:
-            if request["script"]:
-                sys.argv = [request["script"], *request["argv"]]
-                sys.path.insert(0, str(Path(request["script"]).resolve().parent))
-                runpy.run_path(request["script"], run_name="__main__")
-            else:
-                sys.argv = ["cl-robust", *request["argv"]]
-                from cl_robust.cli import main
+        if request["script"]:
+            sys.argv = [request["script"], *request["argv"]]
+            sys.path.insert(0, str(Path(request["script"]).resolve().parent))
+            code = exit_status(lambda: runpy.run_path(request["script"], run_name="__main__"))
+        else:
+            sys.argv = ["cl-robust", *request["argv"]]
+            from cl_robust.cli import main
 
-                main(list(request["argv"]))
-            code = 0
-        except SystemExit as exit_:
-            if isinstance(exit_.code, str):
-                print(exit_.code, file=sys.stderr)
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            code = exit_status(lambda: main(list(request["argv"])))
     except BaseException:
         import traceback
 
@@ -169,8 +166,9 @@ class WarmServer:
     def _start(self) -> None:
         if self._server is not None:
             return
-        self._server = subprocess.Popen([sys.executable, __file__, self.socket_path], env=self._env,
-                                        stdout=subprocess.DEVNULL, stderr=open(self.folder / "server.log", "w"))  # noqa: SIM115
+        with open(self.folder / "server.log", "w") as log:  # the server keeps its own copy
+            self._server = subprocess.Popen([sys.executable, __file__, self.socket_path], env=self._env,
+                                            stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 300
         while not os.path.exists(self.socket_path):
             if self._server.poll() is not None or time.monotonic() > deadline:

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def preload() -> None:
@@ -28,6 +28,18 @@ def preload() -> None:
             cli._command(name)
         except Exception:  # a command that fails to import fails in its own run, with its own log
             pass
+
+
+def exit_status(work: Callable[[], object]) -> int:
+    """Run ``work`` and return the exit status a Python process ending there would have: 0, or the
+    ``SystemExit`` code (a message code is printed to stderr and counts as 1, as the interpreter does)."""
+    try:
+        work()
+        return 0
+    except SystemExit as exit_:
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
 
 
 def run_child(argv: Sequence[str], log: str, stop_on_ctrl_c: bool = True) -> None:
@@ -47,11 +59,7 @@ def run_child(argv: Sequence[str], log: str, stop_on_ctrl_c: bool = True) -> Non
         sys.argv = ["cl-robust", *argv]
         from cl_robust.cli import main
 
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        code = exit_status(lambda: main(list(argv)))
     except BaseException:
         traceback.print_exc()
     finally:
