@@ -90,6 +90,10 @@ def longest_first(ready: list[Run], expected: Callable[[Run], float | None]) -> 
     return sorted(ready, key=key)
 
 
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
 def _no_tick() -> None:
     pass
 
@@ -109,22 +113,21 @@ class StudyRunner:
         self.launchers: Queue[SubprocessLauncher | ForkServerLauncher] = Queue()
         for _ in range(jobs):
             self.launchers.put(make_launcher(name, thread_environment(jobs)))
-        self.durations: dict[str, list[float]] = {}
-        self.kind_durations: dict[tuple[str, str, str], list[float]] = {}  # by (phase, scheme, scenario)
+        #: Seconds of the finished runs, by (phase, scheme, scenario).
+        self.durations: dict[tuple[str, str, str], list[float]] = {}
 
     # ------------------------------------------------------------------ timing
     def _record_duration(self, run: Run, seconds: float) -> None:
-        self.durations.setdefault(run.phase, []).append(seconds)
-        self.kind_durations.setdefault((run.phase, run.scheme, run.scenario), []).append(seconds)
+        self.durations.setdefault((run.phase, run.scheme, run.scenario), []).append(seconds)
 
     def _expected(self, run: Run) -> float | None:
         """Mean seconds of the finished runs of the same phase, scheme and scenario (None: none yet)."""
-        times = self.kind_durations.get((run.phase, run.scheme, run.scenario))
-        return sum(times) / len(times) if times else None
+        return _mean(self.durations.get((run.phase, run.scheme, run.scenario), []))
 
     def _estimate(self, run: Run) -> float | None:
-        times = self.durations.get(run.phase) or [t for values in self.durations.values() for t in values]
-        return sum(times) / len(times) if times else None
+        """For the ETA: the mean of the finished runs of the same phase, else of every finished run."""
+        every = [(kind[0], t) for kind, times in self.durations.items() for t in times]
+        return _mean([t for phase, t in every if phase == run.phase] or [t for _, t in every])
 
     def _eta(self, pending: list[Run], running_since: float) -> str:
         estimates = [self._estimate(run) for run in pending]
